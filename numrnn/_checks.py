@@ -1,0 +1,76 @@
+"""Input checks shared by every module, so that misuse fails at the boundary.
+
+Each check raises TypeError or ValueError with a message that says what was expected
+and what was given, in the words of the module that called it; nothing bad reaches
+NumPy's internals or comes back as a silently wrong answer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numrnn.backend import get_array_module, is_cupy_array
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_dtype(dtype) -> np.dtype:
+    """``np.dtype(dtype)`` if it is float32 or float64, else a TypeError."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"dtype must be np.float32 or np.float64; got {dtype!r}") from exc
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be np.float32 or np.float64; got {dt.name}")
+    return dt
+
+
+def check_positive_int(value, name: str, owner: str, minimum: int = 1) -> int:
+    """``value`` as an int if it is an integer >= ``minimum``, else an error."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{owner}: {name} must be an integer; got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{owner}: {name} must be >= {minimum}; got {value}")
+    return int(value)
+
+
+def as_float_array(a, name: str, owner: str, dtype: np.dtype):
+    """``a`` as an array of the module's ``dtype`` (NumPy or CuPy kept as given).
+
+    Lists and other array-likes are converted; an array of another dtype is refused
+    (TypeError) rather than cast behind the caller's back, as PyTorch does.
+    """
+    if not (isinstance(a, np.ndarray) or is_cupy_array(a)):
+        try:
+            a = np.asarray(a)
+        except Exception as exc:  # ragged lists and the like
+            raise TypeError(f"{owner}: {name} must be an array; got {type(a).__name__}") from exc
+        if a.dtype.kind in "iub":
+            raise TypeError(f"{owner}: {name} must hold floats ({dtype.name}); got {a.dtype.name}")
+        if a.dtype.kind == "f":
+            a = a.astype(dtype)
+    if a.dtype != dtype:
+        hint = (
+            f"cast it with .astype(np.{dtype.name}) or build the module with "
+            f"dtype=np.{a.dtype.name}"
+            if a.dtype in FLOAT_DTYPES
+            else f"pass floating-point data of dtype {dtype.name}"
+        )
+        raise TypeError(f"{owner}: {name} must have dtype {dtype.name}; got {a.dtype.name} ({hint})")
+    return a
+
+
+def check_shape(a, expected: tuple, name: str, owner: str, meaning: str = "") -> None:
+    """ValueError unless ``a.shape == expected``; ``meaning`` names the axes."""
+    if tuple(a.shape) != tuple(expected):
+        axes = f" {meaning}" if meaning else ""
+        raise ValueError(
+            f"{owner}: {name} must have shape {tuple(expected)}{axes}; got {tuple(a.shape)}"
+        )
+
+
+def check_finite_input(a, name: str, owner: str) -> None:
+    """ValueError if ``a`` holds NaN or inf (used where a bad value would spread)."""
+    xp = get_array_module(a)
+    if not bool(xp.isfinite(a).all()):
+        raise ValueError(f"{owner}: {name} contains NaN or inf")

@@ -1,0 +1,25 @@
+"""The textbook: hand-written forward and backward passes, one file per cell.
+
+Each cell has a pair of step functions and a pair of sequence functions::
+
+    h_next, cache = rnn_step_forward(x, h_prev, ...)
+    dx, dh_prev, *dparams = rnn_step_backward(dh_next, cache)
+    h, cache = rnn_forward(x, h0, ...)            # x (T, N, D), h (T, N, H)
+    dx, dh0, *dparams = rnn_backward(dh, cache)
+
+They run on NumPy and CuPy arrays alike, and they are the reference that every fast
+kernel in ``numrnn.kernels`` is tested against.
+"""
+
+from numrnn.functional.activations import activation_backward, activation_forward, sigmoid
+from numrnn.functional.rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
+
+__all__ = [
+    "activation_backward",
+    "activation_forward",
+    "rnn_backward",
+    "rnn_forward",
+    "rnn_step_backward",
+    "rnn_step_forward",
+    "sigmoid",
+]

@@ -1,0 +1,8 @@
+"""Layers with PyTorch's contract: parameters under PyTorch's names, explicit backward."""
+
+from numrnn.nn.cell import CellBase
+from numrnn.nn.module import Module
+from numrnn.nn.recurrent import RecurrentBase
+from numrnn.nn.rnn import RNN, RNNCell
+
+__all__ = ["CellBase", "Module", "RNN", "RNNCell", "RecurrentBase"]

@@ -1,0 +1,180 @@
+"""The base class of every layer: parameters and gradients in named dicts.
+
+A module keeps its weights once, in PyTorch's layout and under PyTorch's names
+(``weight_ih_l0``, ``bias_hh_l1_reverse``, ...), in ``self.params``; ``self.grads``
+holds an array of the same shape under the same key. ``backward`` *adds* into
+``grads``, as PyTorch accumulates into ``.grad``, so ``zero_grad()`` belongs before
+each step. A module made of others (``Sequential``) shows its children's entries
+under ``"child.name"`` keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from numrnn._checks import check_dtype
+
+
+class Module:
+    """Base class: parameter and gradient dicts, ``state_dict``, train/eval mode."""
+
+    def __init__(self, dtype=np.float32):
+        self.dtype = check_dtype(dtype)
+        self._params: dict = {}
+        self._grads: dict = {}
+        self._children: dict = {}
+        self.training = True
+
+    # -- parameters ---------------------------------------------------------------
+    def _add_param(self, name: str, value) -> None:
+        """Register a parameter (already of the module's dtype) and its zero gradient."""
+        self._params[name] = value
+        self._grads[name] = value * 0
+
+    def _add_child(self, name: str, module: Module) -> Module:
+        self._children[name] = module
+        return module
+
+    @property
+    def params(self) -> dict:
+        """Name -> parameter array (the arrays themselves, not copies)."""
+        if not self._children:
+            return self._params
+        out = dict(self._params)
+        for cname, child in self._children.items():
+            out.update({f"{cname}.{k}": v for k, v in child.params.items()})
+        return out
+
+    @property
+    def grads(self) -> dict:
+        """Name -> gradient array, same keys and shapes as :attr:`params`."""
+        if not self._children:
+            return self._grads
+        out = dict(self._grads)
+        for cname, child in self._children.items():
+            out.update({f"{cname}.{k}": v for k, v in child.grads.items()})
+        return out
+
+    def _accumulate(self, name: str, value) -> None:
+        """Add ``value`` into ``grads[name]`` (no-op for ``None``)."""
+        if value is not None:
+            self._grads[name] += value
+
+    def zero_grad(self) -> None:
+        """Set every gradient to zero, in place."""
+        for g in self.grads.values():
+            g[...] = 0
+
+    def num_parameters(self) -> int:
+        """Total number of scalar parameters."""
+        return int(sum(p.size for p in self.params.values()))
+
+    # -- state_dict -------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """A dict of NumPy copies of every parameter, under PyTorch's names."""
+        from numrnn.backend import is_cupy_array
+
+        return {
+            k: (v.get() if is_cupy_array(v) else np.array(v, copy=True))
+            for k, v in self.params.items()
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Copy ``state`` into the parameters, in place.
+
+        ``state`` maps every parameter name to an array-like of the right shape
+        (NumPy arrays, lists, PyTorch tensors via ``.numpy()``...). Missing, extra or
+        misshaped entries raise a ValueError that lists them; nothing is changed then.
+        """
+        if not hasattr(state, "keys"):
+            raise TypeError(f"load_state_dict expects a dict; got {type(state).__name__}")
+        params = self.params
+        missing = sorted(set(params) - set(state))
+        extra = sorted(set(state) - set(params))
+        problems = []
+        if missing:
+            problems.append(f"missing keys {missing}")
+        if extra:
+            problems.append(f"unexpected keys {extra}")
+        arrays = {}
+        for k in params:
+            if k in missing:
+                continue
+            v = state[k]
+            if hasattr(v, "detach"):  # a torch.Tensor
+                v = v.detach().cpu().numpy()
+            a = np.asarray(v)
+            if a.dtype.kind not in "fiu":
+                problems.append(f"{k}: expected numbers, got dtype {a.dtype}")
+            elif a.shape != tuple(params[k].shape):
+                problems.append(f"{k}: expected shape {tuple(params[k].shape)}, got {a.shape}")
+            else:
+                arrays[k] = a
+        if problems:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: " + "; ".join(problems))
+        for k, a in arrays.items():
+            p = params[k]
+            p[...] = _to_device_like(a, p)
+
+    # -- modes and casting ------------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        """Training mode (dropout on); returns ``self``."""
+        self.training = bool(mode)
+        for child in self._children.values():
+            child.train(mode)
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode (dropout off); returns ``self``."""
+        return self.train(False)
+
+    def astype(self, dtype) -> Module:
+        """Cast every parameter and gradient to ``dtype`` in place; returns ``self``."""
+        self.dtype = check_dtype(dtype)
+        self._params = {k: v.astype(self.dtype) for k, v in self._params.items()}
+        self._grads = {k: v.astype(self.dtype) for k, v in self._grads.items()}
+        self._cache = None
+        for child in self._children.values():
+            child.astype(dtype)
+        return self
+
+    def double(self) -> Module:
+        """Shorthand for ``astype(np.float64)``."""
+        return self.astype(np.float64)
+
+    @contextlib.contextmanager
+    def hold_randomness(self):
+        """Within this block, forward passes reuse the random draws (dropout masks) of
+        the last forward instead of drawing new ones; used by the gradient checker."""
+        held = [m for m in self._walk() if hasattr(m, "_hold_masks")]
+        for m in held:
+            m._hold_masks = True
+        try:
+            yield self
+        finally:
+            for m in held:
+                m._hold_masks = False
+
+    def _walk(self):
+        yield self
+        for child in self._children.values():
+            yield from child._walk()
+
+    # -- calling ----------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError
+
+    def backward(self, *args, **kwargs):
+        raise NotImplementedError
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+
+def _to_device_like(a: np.ndarray, p):
+    """``a`` as an array of ``p``'s array module and dtype (for CuPy parameters)."""
+    from numrnn.backend import get_array_module
+
+    return get_array_module(p).asarray(a, dtype=p.dtype)

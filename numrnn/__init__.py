@@ -4,18 +4,25 @@ The public names. Importing numrnn loads NumPy only: Numba and CuPy are imported
 the first time a backend that needs them runs.
 """
 
+from numrnn.functional.losses import cross_entropy, mse_loss
 from numrnn.gradcheck import GradcheckReport, check_gradients, numerical_gradient, rel_error
-from numrnn.nn import RNN, Module, RNNCell
+from numrnn.nn import RNN, Linear, Module, RNNCell
+from numrnn.optim import SGD, Adam
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "SGD",
+    "Adam",
     "GradcheckReport",
+    "Linear",
     "Module",
     "RNN",
     "RNNCell",
     "__version__",
     "check_gradients",
+    "cross_entropy",
+    "mse_loss",
     "numerical_gradient",
     "rel_error",
 ]

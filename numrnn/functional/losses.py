@@ -1,0 +1,95 @@
+"""Losses that return their own gradient: ``loss, dpred = loss_fn(pred, target)``.
+
+Every loss reduces to the mean over the elements it counts, as PyTorch's default
+``reduction="mean"`` does, and its gradient is dLoss/dpred for that mean.
+
+Softmax cross-entropy over C classes, for logits z (..., C) and integer targets y:
+
+    log p = z - logsumexp(z)          (computed after subtracting max z: no overflow)
+    loss  = -(1/M) * sum over counted positions of log p[y]
+    dz    = (softmax(z) - onehot(y)) / M   at counted positions, 0 elsewhere
+
+where M is the number of counted positions (``ignore_index`` and ``mask`` remove some).
+"""
+
+from __future__ import annotations
+
+from numrnn.backend import get_array_module
+
+
+def log_softmax(z, axis: int = -1):
+    """``z - logsumexp(z)`` along ``axis``, stable for large logits."""
+    xp = get_array_module(z)
+    shifted = z - z.max(axis=axis, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def softmax(z, axis: int = -1):
+    """``exp(z) / sum(exp(z))`` along ``axis``, stable for large logits."""
+    xp = get_array_module(z)
+    e = xp.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def cross_entropy(logits, targets, ignore_index: int = -100, mask=None):
+    """Mean softmax cross-entropy and its gradient.
+
+    Parameters
+    ----------
+    logits : (..., C) float scores, e.g. (T, N, C) over time or (N, C).
+    targets : (...) integer class ids in [0, C), shaped like ``logits[..., 0]``.
+    ignore_index : positions whose target equals it are not counted (PyTorch's rule).
+    mask : optional (...) array of 0/1 (or bool): positions with 0 are not counted.
+
+    Returns
+    -------
+    loss : float, mean over counted positions.
+    dlogits : (..., C) gradient of ``loss`` with respect to ``logits``.
+    """
+    xp = get_array_module(logits)
+    targets = xp.asarray(targets)
+    if logits.ndim < 1 or targets.shape != logits.shape[:-1]:
+        raise ValueError(
+            f"cross_entropy: targets must have shape {tuple(logits.shape[:-1])} "
+            f"(logits without the class axis); got {tuple(targets.shape)}"
+        )
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: targets must be integer class ids; got dtype {targets.dtype}")
+    C = logits.shape[-1]
+    counted = targets != ignore_index
+    if mask is not None:
+        mask = xp.asarray(mask)
+        if mask.shape != targets.shape:
+            raise ValueError(
+                f"cross_entropy: mask must have shape {tuple(targets.shape)}; got {tuple(mask.shape)}"
+            )
+        counted = counted & (mask != 0)
+    safe = xp.where(counted, targets, 0)
+    if bool(((safe < 0) | (safe >= C)).any()):
+        raise ValueError(f"cross_entropy: targets must be in [0, {C}) or ignore_index; got {targets}")
+    M = int(counted.sum())
+    if M == 0:
+        return 0.0, xp.zeros_like(logits)
+    logp = log_softmax(logits)  # (..., C)
+    picked = xp.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]  # (...)
+    loss = -float((picked * counted).sum()) / M
+    dlogits = xp.exp(logp)  # softmax
+    onehot = (xp.arange(C) == safe[..., None]).astype(logits.dtype)
+    dlogits = (dlogits - onehot) * (counted[..., None] / M).astype(logits.dtype)
+    return loss, dlogits
+
+
+def mse_loss(pred, target):
+    """Mean squared error ``mean((pred - target)**2)`` and its gradient (shapes equal)."""
+    xp = get_array_module(pred)
+    target = xp.asarray(target)
+    if pred.shape != target.shape:
+        raise ValueError(
+            f"mse_loss: target must have the shape of pred {tuple(pred.shape)}; got {tuple(target.shape)}"
+        )
+    diff = pred - target
+    loss = float((diff * diff).mean())
+    return loss, (2.0 / diff.size) * diff
+
+
+__all__ = ["cross_entropy", "log_softmax", "mse_loss", "softmax"]

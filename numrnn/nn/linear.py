@@ -1,0 +1,61 @@
+"""``Linear``: the head that turns hidden states into scores, like ``torch.nn.Linear``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from numrnn._checks import as_float_array, check_positive_int
+from numrnn.functional.linear import linear_backward, linear_forward
+from numrnn.nn.module import Module
+
+
+class Linear(Module):
+    """``y = x @ weight.T + bias`` on (..., in_features) -> (..., out_features).
+
+    Works on (N, F) and on sequences (T, N, F) alike. Parameters ``weight``
+    (out_features, in_features) and ``bias`` (out_features,), initialised from
+    U(-1/sqrt(in_features), 1/sqrt(in_features)) as PyTorch does.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 dtype=np.float32, seed: int | None = None):
+        super().__init__(dtype)
+        self.in_features = check_positive_int(in_features, "in_features", "Linear")
+        self.out_features = check_positive_int(out_features, "out_features", "Linear")
+        self.bias = bool(bias)
+        self.rng = np.random.default_rng(seed)
+        k = 1.0 / math.sqrt(self.in_features)
+        self._add_param("weight", self.rng.uniform(-k, k, (self.out_features, self.in_features))
+                        .astype(self.dtype))
+        if self.bias:
+            self._add_param("bias", self.rng.uniform(-k, k, self.out_features).astype(self.dtype))
+        self._cache = None
+
+    def __repr__(self) -> str:
+        extra = "" if self.bias else ", bias=False"
+        return f"Linear({self.in_features}, {self.out_features}{extra})"
+
+    def forward(self, x):
+        """(..., in_features) -> (..., out_features)."""
+        x = as_float_array(x, "input", "Linear", self.dtype)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"Linear: input must have in_features={self.in_features} features in its "
+                             f"last axis; got shape {tuple(x.shape)}")
+        y, self._cache = linear_forward(x, self._params["weight"], self._params.get("bias"))
+        return y
+
+    def backward(self, dy):
+        """dL/dy (..., out_features) -> dL/dx (..., in_features); adds into :attr:`grads`."""
+        if self._cache is None:
+            raise RuntimeError("Linear.backward called before forward: run the forward pass first")
+        dy = as_float_array(dy, "dy", "Linear", self.dtype)
+        expected = (*self._cache.lead, self.out_features)
+        if tuple(dy.shape) != expected:
+            raise ValueError(f"Linear: dy must have shape {expected} (the output's); got {tuple(dy.shape)}")
+        dx, dw, db = linear_backward(dy, self._cache)
+        self._accumulate("weight", dw)
+        if self.bias:
+            self._accumulate("bias", db)
+        return dx

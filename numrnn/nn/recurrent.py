@@ -79,6 +79,7 @@ class RecurrentBase(Module):
         self.bidirectional = bool(bidirectional)
         self.backend = check_backend_name(backend)
         self.last_backend: str | None = None  # the backend the last forward ran on
+        self.last_kernels: str | None = None  # the module whose functions it called
         self.rng = np.random.default_rng(seed)
         self._cache = None
         self._masks: list = []  # dropout mask per layer below the top, from the last forward
@@ -346,7 +347,7 @@ class RecurrentBase(Module):
         out = layer_in  # (T, N, D*P)
         states_n = tuple(xp.stack(f) for f in finals)  # (L*D, N, size) each
 
-        self.last_backend = backend
+        self.last_backend, self.last_kernels = backend, ops.__name__
         self._cache = dict(
             ops=ops, layers=layer_caches, lengths=lengths, rev=rev, valid=valid,
             dropout=use_dropout, batched=batched, T=T, N=N, out_shape=out.shape,

@@ -1,0 +1,33 @@
+"""The command line: ``python -m numrnn <command> [options]``.
+
+Each command lives in ``numrnn/commands/<name>.py`` with ``add_parser(subparsers)``
+(which sets ``run`` as the parser default) and ``run(args) -> exit code``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = ("demo", "gradcheck")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m numrnn",
+        description="Recurrent networks and backpropagation through time, by hand.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"numrnn.commands.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

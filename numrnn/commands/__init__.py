@@ -1,0 +1,1 @@
+"""Subcommands of ``python -m numrnn``; one module per command."""

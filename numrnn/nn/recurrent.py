@@ -348,8 +348,8 @@ class RecurrentBase(Module):
         states_n = tuple(xp.stack(f) for f in finals)  # (L*D, N, size) each
 
         self.last_backend, self.last_kernels = backend, ops.__name__
-        self._cache = dict(
-            ops=ops, layers=layer_caches, lengths=lengths, rev=rev, valid=valid,
+        self._cache = dict(  # the backend's name, not its module: a module cannot be deep-copied
+            backend=backend, layers=layer_caches, lengths=lengths, rev=rev, valid=valid,
             dropout=use_dropout, batched=batched, T=T, N=N, out_shape=out.shape,
         )
         return self._to_user_layout(out, batched), self._join_state(
@@ -385,7 +385,8 @@ class RecurrentBase(Module):
         c = self._cache
         if c is None:
             raise RuntimeError(f"{name}.backward called before forward: run the forward pass first")
-        ops, lengths, rev, valid, batched = c["ops"], c["lengths"], c["rev"], c["valid"], c["batched"]
+        ops = get_ops(c["backend"], self._cell)
+        lengths, rev, valid, batched = c["lengths"], c["rev"], c["valid"], c["batched"]
         T, N = c["T"], c["N"]
         L, D = self.num_layers, self.num_directions
         user_out_shape = tuple(self._to_user_layout(np.empty(c["out_shape"], dtype=np.bool_), batched).shape)

@@ -6,7 +6,7 @@ the first time a backend that needs them runs.
 
 from numrnn.functional.losses import cross_entropy, mse_loss
 from numrnn.gradcheck import GradcheckReport, check_gradients, numerical_gradient, rel_error
-from numrnn.nn import RNN, Linear, Module, RNNCell
+from numrnn.nn import GRU, LSTM, RNN, GRUCell, Linear, LSTMCell, Module, RNNCell
 from numrnn.optim import SGD, Adam
 
 __version__ = "0.1.0"
@@ -14,7 +14,11 @@ __version__ = "0.1.0"
 __all__ = [
     "SGD",
     "Adam",
+    "GRU",
+    "GRUCell",
     "GradcheckReport",
+    "LSTM",
+    "LSTMCell",
     "Linear",
     "Module",
     "RNN",

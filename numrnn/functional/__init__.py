@@ -12,11 +12,21 @@ kernel in ``numrnn.kernels`` is tested against.
 """
 
 from numrnn.functional.activations import activation_backward, activation_forward, sigmoid
+from numrnn.functional.gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
+from numrnn.functional.lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
 from numrnn.functional.rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 
 __all__ = [
     "activation_backward",
     "activation_forward",
+    "gru_backward",
+    "gru_forward",
+    "gru_step_backward",
+    "gru_step_forward",
+    "lstm_backward",
+    "lstm_forward",
+    "lstm_step_backward",
+    "lstm_step_forward",
     "rnn_backward",
     "rnn_forward",
     "rnn_step_backward",

@@ -15,6 +15,11 @@ NUMRNN_NUMBA_CACHE
 NUMBA_DISABLE_JIT
     Numba's own switch: ``1`` runs every kernel body as plain Python, which is how
     the kernels are traced, debugged and covered.
+NUMRNN_CUPY_PATH, NUMRNN_CUDA_GRAPHS
+    The GPU path of the cupy backend and whether stage 1 uses CUDA graphs (below).
+NUMBA_ENABLE_CUDASIM
+    Numba's CUDA simulator: ``1`` runs the CUDA kernels of ``kernels/cuda_rnn.py`` on
+    the CPU, thread by thread; CI tests them that way (``make test-gpu-sim``).
 """
 
 from __future__ import annotations
@@ -44,6 +49,42 @@ GRADCHECK_TOL = 1e-5
 #: Tensors with at most this many elements are checked element by element; larger
 #: ones by a random sample of elements plus random-direction checks.
 GRADCHECK_FULL_MAX = 4096
+
+# -- the CuPy backend (numrnn/kernels/cupy_rnn.py, cuda_rnn.py; docs/performance.md) ------
+
+#: Which GPU path runs an RNN layer: ``"auto"`` (persistent kernel when W_hh fits in
+#: shared memory, else stage 1), ``"persistent"``, ``"steps"`` (stage 1: cuBLAS GEMM +
+#: fused elementwise kernel per step) or ``"reference"`` (numrnn.functional on CuPy
+#: arrays). Set by ``NUMRNN_CUPY_PATH``; a forced path that cannot run is an error.
+CUPY_PATHS = ("auto", "persistent", "steps", "reference")
+
+#: ``NUMRNN_CUDA_GRAPHS=0`` replays stage 1's time loop eagerly instead of capturing it
+#: once as a CUDA graph (for profiling: every kernel then shows up on its own).
+CUDA_GRAPHS = os.environ.get("NUMRNN_CUDA_GRAPHS", "1") != "0"
+
+#: How many captured time loops (one per shape, dtype and device) stage 1 keeps.
+#: A captured loop owns its buffers, never values: every call copies the current
+#: weights and inputs in before the replay.
+CUDA_GRAPH_CACHE_SIZE = 16
+
+#: Shared memory one block of the persistent kernel may use: W_hh plus the block's
+#: rows of h. 48 KiB is what every CUDA GPU grants without an opt-in.
+PERSISTENT_SMEM_BYTES = 48 * 1024
+
+#: Batch rows one block of the persistent kernel carries through the sequence: fewer
+#: rows per block means more blocks on more SMs for the same batch.
+PERSISTENT_ROWS_PER_BLOCK = 4
+
+#: Threads per block of the fused elementwise kernels (a 2-D block of 32 x this/32).
+CUDA_ELEMENTWISE_THREADS = 256
+
+
+def cupy_path() -> str:
+    """The GPU path named by ``NUMRNN_CUPY_PATH``, or ``"auto"`` when it is unset."""
+    name = os.environ.get("NUMRNN_CUPY_PATH", "auto").strip().lower() or "auto"
+    if name not in CUPY_PATHS:
+        raise ValueError(f"NUMRNN_CUPY_PATH must be one of {', '.join(CUPY_PATHS)}; got {name!r}")
+    return name
 
 
 def default_backend() -> str:

@@ -6,7 +6,20 @@ the first time a backend that needs them runs.
 
 from numrnn.functional.losses import cross_entropy, mse_loss
 from numrnn.gradcheck import GradcheckReport, check_gradients, numerical_gradient, rel_error
-from numrnn.nn import GRU, LSTM, RNN, GRUCell, Linear, LSTMCell, Module, RNNCell
+from numrnn.nn import (
+    GRU,
+    LSTM,
+    RNN,
+    Dropout,
+    Embedding,
+    GRUCell,
+    LastStep,
+    Linear,
+    LSTMCell,
+    Module,
+    RNNCell,
+    Sequential,
+)
 from numrnn.optim import SGD, Adam
 
 __version__ = "0.1.0"
@@ -24,6 +37,10 @@ __all__ = [
     "RNN",
     "RNNCell",
     "__version__",
+    "Dropout",
+    "Embedding",
+    "LastStep",
+    "Sequential",
     "check_gradients",
     "cross_entropy",
     "mse_loss",

@@ -1,0 +1,68 @@
+"""``Dropout``: inverted dropout, like ``torch.nn.Dropout``.
+
+In training mode each element is kept with probability 1 - p and scaled by
+1 / (1 - p), so the expected output equals the input and evaluation needs no
+rescaling; in evaluation mode (``module.eval()``) it is the identity::
+
+    mask = (u >= p) / (1 - p),  u ~ U(0, 1)      (same shape as x)
+    y    = x * mask             dx = dy * mask
+
+The mask of the last forward is kept for backward. Inside
+``module.hold_randomness()`` forwards reuse it (the gradient checker needs the same
+function at every evaluation).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numrnn._checks import FLOAT_DTYPES
+from numrnn.backend import get_array_module
+from numrnn.nn.module import Module
+
+
+class Dropout(Module):
+    """Zero each element with probability ``p`` in training mode; identity in eval mode."""
+
+    def __init__(self, p: float = 0.5, seed: int | None = None):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+            raise ValueError(f"Dropout: p must be a number in [0, 1); got {p!r}")
+        self.p = float(p)
+        self.rng = np.random.default_rng(seed)
+        self._mask = None  # from the last training-mode forward
+        self._hold_masks = False
+        self._cache = None
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p})"
+
+    def forward(self, x):
+        """x (any shape, float) -> same shape."""
+        xp = get_array_module(x)
+        x = xp.asarray(x)
+        if x.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"Dropout: input must be float32 or float64; got dtype {x.dtype}")
+        active = self.training and self.p > 0
+        if active:
+            held = self._hold_masks and self._mask is not None and self._mask.shape == x.shape
+            if not held:
+                keep = self.rng.random(x.shape) >= self.p
+                self._mask = xp.asarray(keep / (1.0 - self.p))
+            mask = self._mask.astype(x.dtype, copy=False)
+            self._cache = (True, x.shape)
+            return x * mask
+        self._cache = (False, x.shape)
+        return x
+
+    def backward(self, dy):
+        """dL/dy -> dL/dx: the same mask (or the identity in eval mode)."""
+        if self._cache is None:
+            raise RuntimeError("Dropout.backward called before forward: run the forward pass first")
+        active, shape = self._cache
+        xp = get_array_module(dy)
+        dy = xp.asarray(dy)
+        if tuple(dy.shape) != tuple(shape):
+            raise ValueError(f"Dropout: dy must have shape {tuple(shape)} (the output's); "
+                             f"got {tuple(dy.shape)}")
+        return dy * self._mask.astype(dy.dtype, copy=False) if active else dy

@@ -1,0 +1,30 @@
+"""python -m numrnn: the demo learns "ohlol"; gradcheck prints its table and exit code."""
+
+import subprocess
+import sys
+
+from numrnn.__main__ import main
+
+
+def test_demo_learns_ohlol(capsys):
+    assert main(["demo", "--backend", "numpy"]) == 0
+    out = capsys.readouterr().out
+    assert 'learned prediction: "ohlol"' in out
+    assert "PASSED" in out
+    assert "||dL/dh_t||" in out and "shrank by a factor" in out
+
+
+def test_gradcheck_command_passes(capsys):
+    assert main(["gradcheck", "--layers", "2", "--bidirectional", "--nonlinearity", "relu"]) == 0
+    out = capsys.readouterr().out
+    assert "weight_hh_l1_reverse" in out and "PASSED" in out
+
+
+def test_gradcheck_command_fails_with_tiny_tolerance(capsys):
+    assert main(["gradcheck", "--tol", "1e-30"]) == 1
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_module_entry_point():
+    out = subprocess.run([sys.executable, "-m", "numrnn", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "demo" in out.stdout and "gradcheck" in out.stdout

@@ -20,13 +20,15 @@ from numrnn.nn import (
     RNNCell,
     Sequential,
 )
-from numrnn.optim import SGD, Adam
+from numrnn.optim import SGD, Adagrad, Adam, RMSprop
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SGD",
+    "Adagrad",
     "Adam",
+    "RMSprop",
     "GRU",
     "GRUCell",
     "GradcheckReport",

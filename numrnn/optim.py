@@ -1,13 +1,19 @@
 """Optimizers that update a module's ``params`` in place from its ``grads``.
 
-Each follows ``torch.optim``'s update rule exactly, so the same gradients give the
-same weights step by step (tests/test_optim.py checks this against PyTorch).
+Each follows ``torch.optim``'s update rule exactly (the same operations in the same
+order), so the same gradients give the same weights step by step; tests/test_optim.py
+checks this against PyTorch. Per-parameter state lives in ``self.state[key]``, a dict
+named as in PyTorch (``momentum_buffer``, ``exp_avg``, ``sum``, ``square_avg``...),
+and :meth:`Optimizer.state_dict` / :meth:`Optimizer.load_state_dict` save and restore
+it for checkpoints.
 
 ``target`` is a module, a list of modules, or a pair of dicts ``(params, grads)``
 with the same keys.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from numrnn.backend import get_array_module
 
@@ -30,15 +36,22 @@ def _params_and_grads(target) -> list:
     return out
 
 
+def _check_nonnegative(owner: str, **values) -> None:
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+            raise ValueError(f"{owner}: {name} must be a number >= 0; got {v!r}")
+
+
 class Optimizer:
     """Base class: holds (param, grad) pairs and per-parameter state."""
 
     def __init__(self, target, lr: float):
-        if not lr > 0:
-            raise ValueError(f"{type(self).__name__}: lr must be > 0; got {lr!r}")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+            raise ValueError(f"{type(self).__name__}: lr must be a number > 0; got {lr!r}")
         self.lr = float(lr)
         self.target = target
-        self.state: dict = {}
+        _params_and_grads(target)  # a bad target fails here, not at the first step
+        self.state: dict = {}  # key -> {buffer name -> array}
         self.steps = 0
 
     def zero_grad(self) -> None:
@@ -50,10 +63,48 @@ class Optimizer:
         """One update of every parameter, in place."""
         self.steps += 1
         for key, p, g in _params_and_grads(self.target):
-            self._update(key, p, g)
+            self._update(key, p, g, self.state.setdefault(key, {}))
 
-    def _update(self, key, p, g) -> None:
+    def _update(self, key, p, g, state: dict) -> None:
         raise NotImplementedError
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """``{"type", "steps", "lr", "state": {key: {name: NumPy array}}}``, copies."""
+        def host(a):
+            return a.get() if hasattr(a, "get") else np.array(a, copy=True)
+
+        return {
+            "type": type(self).__name__,
+            "steps": self.steps,
+            "lr": self.lr,
+            "state": {k: {n: host(a) for n, a in s.items()} for k, s in self.state.items()},
+        }
+
+    def load_state_dict(self, sd: dict) -> None:
+        """Restore what :meth:`state_dict` gave (onto the parameters' array module)."""
+        name = type(self).__name__
+        if not isinstance(sd, dict) or not {"type", "steps", "state"} <= set(sd):
+            raise ValueError(f"{name}.load_state_dict: expected a dict from state_dict(); got {sd!r:.80}")
+        if sd["type"] != name:
+            raise ValueError(f"{name}.load_state_dict: the state was saved by {sd['type']}, not {name}")
+        params = {k: p for k, p, _ in _params_and_grads(self.target)}
+        unknown = sorted(set(sd["state"]) - set(params))
+        if unknown:
+            raise ValueError(f"{name}.load_state_dict: state for unknown parameters {unknown}")
+        state = {}
+        for k, bufs in sd["state"].items():
+            xp = get_array_module(params[k])
+            state[k] = {}
+            for n, a in bufs.items():
+                a = np.asarray(a)
+                if a.shape != params[k].shape:
+                    raise ValueError(f"{name}.load_state_dict: {k}.{n} has shape {a.shape}, "
+                                     f"the parameter {tuple(params[k].shape)}")
+                state[k][n] = xp.asarray(a, dtype=params[k].dtype)
+        self.state = state
+        self.steps = int(sd["steps"])
+        self.lr = float(sd.get("lr", self.lr))
 
 
 class SGD(Optimizer):
@@ -68,18 +119,19 @@ class SGD(Optimizer):
     def __init__(self, target, lr: float = 1e-2, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False):
         super().__init__(target, lr)
+        _check_nonnegative("SGD", momentum=momentum, dampening=dampening, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
         self.momentum, self.dampening = float(momentum), float(dampening)
         self.weight_decay, self.nesterov = float(weight_decay), bool(nesterov)
 
-    def _update(self, key, p, g) -> None:
+    def _update(self, key, p, g, state) -> None:
         if self.weight_decay:
             g = g + self.weight_decay * p
         if self.momentum:
-            buf = self.state.get(key)
+            buf = state.get("momentum_buffer")
             if buf is None:
-                buf = self.state[key] = g.copy()
+                buf = state["momentum_buffer"] = g.copy()
             else:
                 buf *= self.momentum
                 buf += (1 - self.dampening) * g
@@ -91,27 +143,110 @@ class Adam(Optimizer):
     """Adam (Kingma and Ba, 2015), with PyTorch's bias correction and ``eps`` placement.
 
         m = b1 * m + (1 - b1) * g;     v = b2 * v + (1 - b2) * g*g
-        p = p - lr * (m / (1 - b1**t)) / (sqrt(v / (1 - b2**t)) + eps)
+        p = p - (lr / (1 - b1**t)) * m / (sqrt(v) / sqrt(1 - b2**t) + eps)
+
+    ``weight_decay`` adds ``weight_decay * p`` to g (L2, as ``torch.optim.Adam``).
     """
 
     def __init__(self, target, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0):
         super().__init__(target, lr)
         self.b1, self.b2 = (float(b) for b in betas)
+        if not (0 <= self.b1 < 1 and 0 <= self.b2 < 1):
+            raise ValueError(f"Adam: betas must be in [0, 1); got {betas!r}")
+        _check_nonnegative("Adam", eps=eps, weight_decay=weight_decay)
         self.eps, self.weight_decay = float(eps), float(weight_decay)
 
-    def _update(self, key, p, g) -> None:
+    def _update(self, key, p, g, state) -> None:
         xp = get_array_module(p)
         if self.weight_decay:
             g = g + self.weight_decay * p
-        if key not in self.state:
-            self.state[key] = (xp.zeros_like(p), xp.zeros_like(p))
-        m, v = self.state[key]
+        if not state:
+            state["exp_avg"], state["exp_avg_sq"] = xp.zeros_like(p), xp.zeros_like(p)
+        m, v = state["exp_avg"], state["exp_avg_sq"]
         m *= self.b1
         m += (1 - self.b1) * g
         v *= self.b2
         v += (1 - self.b2) * g * g
         t = self.steps
-        m_hat = m / (1 - self.b1**t)
+        step_size = self.lr / (1 - self.b1**t)
         denom = xp.sqrt(v) / (1 - self.b2**t) ** 0.5 + self.eps
-        p -= (self.lr * m_hat / denom).astype(p.dtype)
+        p -= (step_size * (m / denom)).astype(p.dtype, copy=False)
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al., 2011), the optimizer of Karpathy's min-char-rnn, with
+    ``torch.optim.Adagrad``'s rule (``eps`` added after the square root)::
+
+        g   = grad + weight_decay * p
+        s   = s + g*g                         (s starts at initial_accumulator_value)
+        p   = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)
+    """
+
+    def __init__(self, target, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10):
+        super().__init__(target, lr)
+        _check_nonnegative("Adagrad", lr_decay=lr_decay, weight_decay=weight_decay,
+                           initial_accumulator_value=initial_accumulator_value, eps=eps)
+        self.lr_decay, self.weight_decay = float(lr_decay), float(weight_decay)
+        self.initial_accumulator_value, self.eps = float(initial_accumulator_value), float(eps)
+
+    def _update(self, key, p, g, state) -> None:
+        xp = get_array_module(p)
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        if not state:
+            state["sum"] = xp.full_like(p, self.initial_accumulator_value)
+        s = state["sum"]
+        s += g * g
+        clr = self.lr / (1 + (self.steps - 1) * self.lr_decay)
+        p -= clr * (g / (xp.sqrt(s) + self.eps))
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton's lecture 6e) with ``torch.optim.RMSprop``'s rule::
+
+        g   = grad + weight_decay * p
+        v   = alpha * v + (1 - alpha) * g*g
+        avg = sqrt(v - mean_g**2) + eps  if centered (mean_g = alpha * mean_g + (1 - alpha) * g)
+              sqrt(v) + eps              otherwise
+        b   = momentum * b + g / avg;  p = p - lr * b     if momentum > 0
+        p   = p - lr * g / avg                            otherwise
+    """
+
+    def __init__(self, target, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
+        super().__init__(target, lr)
+        _check_nonnegative("RMSprop", alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum)
+        self.alpha, self.eps = float(alpha), float(eps)
+        self.weight_decay, self.momentum, self.centered = float(weight_decay), float(momentum), bool(centered)
+
+    def _update(self, key, p, g, state) -> None:
+        xp = get_array_module(p)
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        if not state:
+            state["square_avg"] = xp.zeros_like(p)
+            if self.centered:
+                state["grad_avg"] = xp.zeros_like(p)
+            if self.momentum > 0:
+                state["momentum_buffer"] = xp.zeros_like(p)
+        v = state["square_avg"]
+        v *= self.alpha
+        v += (1 - self.alpha) * g * g
+        if self.centered:
+            mean_g = state["grad_avg"]
+            mean_g += (1 - self.alpha) * (g - mean_g)  # torch's lerp: alpha*mean_g + (1-alpha)*g
+            avg = xp.sqrt(v - mean_g * mean_g) + self.eps
+        else:
+            avg = xp.sqrt(v) + self.eps
+        if self.momentum > 0:
+            buf = state["momentum_buffer"]
+            buf *= self.momentum
+            buf += g / avg
+            p -= self.lr * buf
+        else:
+            p -= self.lr * (g / avg)
+
+
+__all__ = ["SGD", "Adagrad", "Adam", "Optimizer", "RMSprop"]

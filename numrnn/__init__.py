@@ -4,6 +4,7 @@ The public names. Importing numrnn loads NumPy only: Numba and CuPy are imported
 the first time a backend that needs them runs.
 """
 
+from numrnn.clip import clip_grad_norm, clip_grad_value, grad_norm
 from numrnn.functional.losses import cross_entropy, mse_loss
 from numrnn.gradcheck import GradcheckReport, check_gradients, numerical_gradient, rel_error
 from numrnn.nn import (
@@ -44,6 +45,9 @@ __all__ = [
     "LastStep",
     "Sequential",
     "check_gradients",
+    "clip_grad_norm",
+    "clip_grad_value",
+    "grad_norm",
     "cross_entropy",
     "mse_loss",
     "numerical_gradient",

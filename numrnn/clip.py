@@ -1,0 +1,95 @@
+"""Gradient clipping: the standard cure for exploding gradients in BPTT.
+
+An RNN's gradient is a sum of products of Jacobians dh_t/dh_{t-1}; when their norms
+exceed one the product grows with the distance, and one bad step can throw the
+weights far away. Clipping rescales the gradient before the update (Pascanu et al.,
+2013), with PyTorch's formulas::
+
+    total_norm = || (||g_1||_p, ||g_2||_p, ...) ||_p          (one global norm)
+    clip_coef  = max_norm / (total_norm + 1e-6)
+    g_i       *= clip_coef        only when clip_coef < 1
+
+``clip_grad_value`` clamps every element to [-clip, clip] instead.
+
+``target`` is a module (its ``.grads``), a list of modules, or a dict of gradient
+arrays; the arrays are changed in place.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numrnn.backend import get_array_module
+
+
+def _grad_arrays(target) -> list:
+    """The gradient arrays of a module, a list of modules, or a dict name -> array."""
+    if isinstance(target, dict):
+        return list(target.values())
+    modules = target if isinstance(target, (list, tuple)) else [target]
+    out = []
+    for m in modules:
+        if not hasattr(m, "grads"):
+            raise TypeError("clip: target must be a module, a list of modules or a dict of gradient "
+                            f"arrays; got {type(m).__name__}")
+        out += list(m.grads.values())
+    return out
+
+
+def grad_norm(target, norm_type: float = 2.0) -> float:
+    """The global ``norm_type``-norm of every gradient in ``target`` (``inf`` for the max)."""
+    norm_type = float(norm_type)
+    if not norm_type > 0:
+        raise ValueError(f"clip: norm_type must be > 0 or inf; got {norm_type}")
+    norms = []
+    for g in _grad_arrays(target):
+        if g.size == 0:
+            continue
+        xp = get_array_module(g)
+        a = xp.abs(g.astype("float64", copy=False))
+        if math.isinf(norm_type):
+            norms.append(float(a.max()))
+        else:
+            norms.append(float((a**norm_type).sum() ** (1.0 / norm_type)))
+    if not norms:
+        return 0.0
+    if math.isinf(norm_type):
+        return max(norms)
+    return math.fsum(n**norm_type for n in norms) ** (1.0 / norm_type)
+
+
+def clip_grad_norm(target, max_norm: float, norm_type: float = 2.0) -> float:
+    """Scale every gradient in place so that their global norm is at most ``max_norm``.
+
+    Parameters
+    ----------
+    target : a module, a list of modules, or a dict of gradient arrays.
+    max_norm : the largest allowed global norm.
+    norm_type : p of the p-norm (2 by default, ``float("inf")`` for the largest entry).
+
+    Returns
+    -------
+    The global norm *before* clipping (``nan``/``inf`` when a gradient is not finite;
+    the gradients are then left as they are, so a guard can see them).
+    """
+    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float)) or not max_norm > 0:
+        raise ValueError(f"clip_grad_norm: max_norm must be a number > 0; got {max_norm!r}")
+    total = grad_norm(target, norm_type)
+    if not math.isfinite(total):
+        return total
+    clip_coef = max_norm / (total + 1e-6)
+    if clip_coef < 1:
+        for g in _grad_arrays(target):
+            g *= clip_coef
+    return total
+
+
+def clip_grad_value(target, clip: float) -> None:
+    """Clamp every gradient element to ``[-clip, clip]``, in place."""
+    if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not clip > 0:
+        raise ValueError(f"clip_grad_value: clip must be a number > 0; got {clip!r}")
+    for g in _grad_arrays(target):
+        get_array_module(g).clip(g, -clip, clip, out=g)
+
+
+__all__ = ["clip_grad_norm", "clip_grad_value", "grad_norm"]

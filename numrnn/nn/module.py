@@ -58,9 +58,12 @@ class Module:
         return out
 
     def _accumulate(self, name: str, value) -> None:
-        """Add ``value`` into ``grads[name]`` (no-op for ``None``)."""
+        """Add ``value`` into ``grads[name]`` (no-op for ``None``), moving it to the
+        gradient's device first (a GPU backward into a host module's grads)."""
         if value is not None:
-            self._grads[name] += value
+            from numrnn.device import to_device_of
+
+            self._grads[name] += to_device_of(value, self._grads[name])
 
     def zero_grad(self) -> None:
         """Set every gradient to zero, in place."""
@@ -143,6 +146,25 @@ class Module:
     def double(self) -> Module:
         """Shorthand for ``astype(np.float64)``."""
         return self.astype(np.float64)
+
+    def to(self, device: str) -> Module:
+        """Move every parameter and gradient to ``device``, in place; returns ``self``.
+
+        ``"cupy"`` (or ``"cuda"``/``"gpu"``) puts them in GPU memory as CuPy arrays, and
+        a ``backend="auto"`` module then computes with CuPy; ``"numpy"`` (or ``"cpu"``)
+        brings them back. ``state_dict()`` returns NumPy arrays either way. Moving to
+        the GPU without CuPy or a GPU is a RuntimeError that names what is missing.
+        """
+        from numrnn.device import array_module, check_device, to_device
+
+        device = check_device(device)
+        array_module(device)  # CuPy and a GPU, or the error that says which is missing
+        self._params = {k: to_device(v, device) for k, v in self._params.items()}
+        self._grads = {k: to_device(v, device) for k, v in self._grads.items()}
+        self._cache = None  # a forward's cache lives on the old device
+        for child in self._children.values():
+            child.to(device)
+        return self
 
     @contextlib.contextmanager
     def hold_randomness(self):

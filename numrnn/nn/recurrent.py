@@ -27,7 +27,8 @@ import math
 import numpy as np
 
 from numrnn._checks import as_float_array, check_positive_int, check_shape
-from numrnn.backend import check_backend_name, get_array_module, get_ops, resolve_backend
+from numrnn.backend import check_backend_name, get_array_module, get_ops
+from numrnn.device import array_module, backend_device, check_device, device_of, module_backend, to_device
 from numrnn.nn.module import Module
 
 
@@ -214,9 +215,9 @@ class RecurrentBase(Module):
         s = as_float_array(s, label, name, self.dtype)
         if batched:
             check_shape(s, (LD, N, size), label, name, "(num_layers * num_directions, N, size)")
-            return xp.ascontiguousarray(s)
+            return get_array_module(s).ascontiguousarray(s)
         check_shape(s, (LD, size), label, name, "(num_layers * num_directions, size) for unbatched input")
-        return xp.ascontiguousarray(s[:, None, :])
+        return get_array_module(s).ascontiguousarray(s[:, None, :])
 
     def _check_states(self, given, N: int, batched: bool, prefix: str, xp) -> tuple:
         """Initial states, or gradients of final states, as (L*D, N, size) arrays.
@@ -315,8 +316,12 @@ class RecurrentBase(Module):
         T, N, _ = x.shape
         states0 = self._check_states(self._split_hx(hx), N, batched, "", xp)
         lengths = self._check_lengths(lengths, T, N, batched)
-        backend = resolve_backend(self.backend, x)
+        backend = module_backend(self.backend, x, self._params.values())
         ops = get_ops(backend, self._cell)
+        # compute where the backend runs; hand back what the caller passed (NumPy or CuPy)
+        caller, device = device_of(x), backend_device(backend)
+        xp = array_module(device)
+        x, states0 = to_device(x, device), tuple(to_device(s, device) for s in states0)
         rev = None if lengths is None else self._reverse_index(lengths, T)
         valid = None if lengths is None else xp.asarray(
             (np.arange(T)[:, None] < lengths[None, :])[:, :, None].astype(self.dtype))  # (T, N, 1)
@@ -331,7 +336,8 @@ class RecurrentBase(Module):
                 idx = layer * self.num_directions + d
                 state0 = tuple(s[idx] for s in states0)
                 xin = self._in_direction(layer_in, d, rev, xp)
-                seqs, cache = self._run_layer(ops, xin, state0, self._weights(layer, d))
+                weights = tuple(to_device(w, device) for w in self._weights(layer, d))
+                seqs, cache = self._run_layer(ops, xin, state0, weights)
                 outs.append(self._in_direction(seqs[0], d, rev, xp))
                 for i, seq in enumerate(seqs):
                     finals[i].append(self._at_last_step(seq, lengths, xp))
@@ -350,10 +356,10 @@ class RecurrentBase(Module):
         self.last_backend, self.last_kernels = backend, ops.__name__
         self._cache = dict(  # the backend's name, not its module: a module cannot be deep-copied
             backend=backend, layers=layer_caches, lengths=lengths, rev=rev, valid=valid,
-            dropout=use_dropout, batched=batched, T=T, N=N, out_shape=out.shape,
+            dropout=use_dropout, batched=batched, T=T, N=N, out_shape=out.shape, device=device,
         )
-        return self._to_user_layout(out, batched), self._join_state(
-            tuple(s if batched else s[:, 0] for s in states_n)
+        return to_device(self._to_user_layout(out, batched), caller), self._join_state(
+            tuple(to_device(s if batched else s[:, 0], caller) for s in states_n)
         )
 
     def _to_user_layout(self, a, batched: bool):
@@ -398,6 +404,9 @@ class RecurrentBase(Module):
         elif self.batch_first:
             dout = dout.transpose(1, 0, 2)
         dstates_n = self._check_states(self._split_hx(dhx), N, batched, "d", xp)
+        caller, device = device_of(dout), c["device"]
+        xp = array_module(device)
+        dout, dstates_n = to_device(dout, device), tuple(to_device(s, device) for s in dstates_n)
 
         P = self.output_size
         dstates0 = [[None] * (L * D) for _ in range(self._n_states)]
@@ -432,12 +441,17 @@ class RecurrentBase(Module):
             if layer > 0 and c["dropout"]:
                 d_layer_in = d_layer_in * self._masks[layer - 1]
             d_layer_out = d_layer_in
-        dx = self._to_user_layout(d_layer_out, batched)
+        dx = to_device(self._to_user_layout(d_layer_out, batched), caller)
         dh0 = tuple(xp.stack(g) for g in dstates0)
-        return dx, self._join_state(tuple(g if batched else g[:, 0] for g in dh0))
+        return dx, self._join_state(tuple(to_device(g if batched else g[:, 0], caller) for g in dh0))
 
     def astype(self, dtype) -> RecurrentBase:
         super().astype(dtype)
         self._masks = [m.astype(self.dtype) for m in self._masks]
+        return self
+
+    def to(self, device: str) -> RecurrentBase:
+        super().to(device)
+        self._masks = [to_device(m, check_device(device)) for m in self._masks]
         return self
 

@@ -22,6 +22,7 @@ from numrnn.nn import (
     Sequential,
 )
 from numrnn.optim import SGD, Adagrad, Adam, RMSprop
+from numrnn.summary import summary
 
 __version__ = "0.1.0"
 
@@ -52,4 +53,5 @@ __all__ = [
     "mse_loss",
     "numerical_gradient",
     "rel_error",
+    "summary",
 ]

@@ -4,6 +4,7 @@ The public names. Importing numrnn loads NumPy only: Numba and CuPy are imported
 the first time a backend that needs them runs.
 """
 
+from numrnn.checkpoint import Checkpoint, load, load_checkpoint, save
 from numrnn.clip import clip_grad_norm, clip_grad_value, grad_norm
 from numrnn.functional.losses import cross_entropy, mse_loss
 from numrnn.gradcheck import GradcheckReport, check_gradients, numerical_gradient, rel_error
@@ -45,13 +46,17 @@ __all__ = [
     "Embedding",
     "LastStep",
     "Sequential",
+    "Checkpoint",
     "check_gradients",
     "clip_grad_norm",
     "clip_grad_value",
     "grad_norm",
+    "load",
+    "load_checkpoint",
     "cross_entropy",
     "mse_loss",
     "numerical_gradient",
     "rel_error",
+    "save",
     "summary",
 ]

@@ -24,6 +24,7 @@ from numrnn.nn import (
 )
 from numrnn.optim import SGD, Adagrad, Adam, RMSprop
 from numrnn.summary import summary
+from numrnn.train import History, NonFiniteError, Trainer, fit
 
 __version__ = "0.1.0"
 
@@ -51,6 +52,10 @@ __all__ = [
     "clip_grad_norm",
     "clip_grad_value",
     "grad_norm",
+    "fit",
+    "History",
+    "NonFiniteError",
+    "Trainer",
     "load",
     "load_checkpoint",
     "cross_entropy",

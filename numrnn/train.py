@@ -1,0 +1,276 @@
+"""A small training loop: the steps every example repeats, written out once.
+
+One step is the whole of supervised learning with hand-written gradients::
+
+    optimizer.zero_grad()
+    pred = model(x)                      # forward, caches what backward needs
+    loss, dpred = loss_fn(pred, y)       # the loss and dLoss/dpred
+    model.backward(dpred)                # BPTT: adds dLoss/dparam into model.grads
+    clip_grad_norm(model, max_norm)      # optional: tame exploding gradients
+    optimizer.step()                     # params -= update(grads)
+
+:class:`Trainer` adds what a real run needs around that: shuffled epochs, a history,
+callbacks, an optional tqdm progress bar, checkpoints every k steps that can be
+resumed to *exactly* the run that was interrupted, and guards that stop training
+with :class:`NonFiniteError` at the first NaN or inf, before it reaches the weights
+or the checkpoint.
+
+Batches are tuples ``(x, y)`` or ``(x, y, lengths)``; the model must return an
+array (wrap a bare RNN in a ``Sequential`` with its head).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from numrnn.backend import get_array_module
+from numrnn.checkpoint import load_checkpoint, rng_states, save, set_rng_states
+from numrnn.clip import clip_grad_norm, grad_norm
+from numrnn.functional.losses import mse_loss
+
+
+class NonFiniteError(FloatingPointError):
+    """A loss, gradient or parameter became NaN or inf; training stopped there.
+
+    ``step`` is the step being taken (1-based) and ``tensor`` the name of the first
+    bad value (``"loss"``, ``"grad 1.weight_hh_l0"``, ``"param 2.bias"``).
+    """
+
+    def __init__(self, step: int, tensor: str, detail: str):
+        self.step, self.tensor = step, tensor
+        super().__init__(f"step {step}: {tensor} is not finite ({detail}); training stopped")
+
+
+def check_finite_loss(step: int, loss: float) -> None:
+    """NonFiniteError unless ``loss`` is a finite number."""
+    if not math.isfinite(loss):
+        raise NonFiniteError(step, "loss", f"loss = {loss}")
+
+
+def check_finite_arrays(step: int, arrays: dict, kind: str) -> None:
+    """NonFiniteError naming the first array in ``arrays`` with a NaN or inf."""
+    for name, a in arrays.items():
+        bad = ~get_array_module(a).isfinite(a)
+        if bool(bad.any()):
+            detail = f"{int(bad.sum())} of {a.size} values are NaN or inf"
+            raise NonFiniteError(step, f"{kind} {name}", detail)
+
+
+@dataclass
+class History:
+    """What a run measured: per step (``loss``, ``grad_norm`` before clipping) and per
+    epoch (``epoch_loss``, the mean training loss, and ``val_loss`` when validation
+    batches are given)."""
+
+    loss: list = field(default_factory=list)
+    grad_norm: list = field(default_factory=list)
+    epoch_loss: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+
+
+def _unpack_batch(batch):
+    if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
+        got = type(batch).__name__ + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
+        raise TypeError(f"Trainer: a batch must be a tuple (x, y) or (x, y, lengths); got {got}")
+    x, y = batch[0], batch[1]
+    return x, y, (batch[2] if len(batch) == 3 else None)
+
+
+def _progress(total: int, initial: int, desc: str, enabled: bool):
+    """A tqdm bar when asked for and installed, else ``None`` (tqdm is optional)."""
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, initial=initial, desc=desc, leave=False, dynamic_ncols=True)
+
+
+class Trainer:
+    """Runs epochs of ``(x, y[, lengths])`` batches through a model.
+
+    Parameters
+    ----------
+    model : a numrnn module whose forward returns an array (e.g. a ``Sequential``).
+    optimizer : an optimizer over ``model`` (``nr.Adam(model)``).
+    loss_fn : ``(pred, y) -> (loss, dpred)``, e.g. ``nr.mse_loss`` or ``nr.cross_entropy``.
+    clip_norm : clip the global gradient norm to this value (``None``: no clipping).
+    checkpoint_path : where checkpoints go; written every ``checkpoint_every`` steps
+        (0: only at the end of :meth:`fit`), atomically.
+    seed : seeds the order of the batches (epoch e is shuffled by
+        ``default_rng([seed, e])``, so a resumed run sees the same order).
+    shuffle : shuffle the batches every epoch.
+    progress : show a tqdm progress bar (ignored when tqdm is not installed).
+    """
+
+    def __init__(self, model, optimizer, loss_fn=mse_loss, *, clip_norm: float | None = None,
+                 checkpoint_path=None, checkpoint_every: int = 0, seed: int = 0, shuffle: bool = True,
+                 progress: bool = False):
+        if clip_norm is not None and not clip_norm > 0:
+            raise ValueError(f"Trainer: clip_norm must be > 0 or None; got {clip_norm!r}")
+        every = checkpoint_every
+        if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+            raise ValueError(f"Trainer: checkpoint_every must be an int >= 0; got {checkpoint_every!r}")
+        if checkpoint_every and checkpoint_path is None:
+            raise ValueError("Trainer: checkpoint_every needs a checkpoint_path")
+        self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
+        self.clip_norm = clip_norm
+        self.checkpoint_path = None if checkpoint_path is None else os.fspath(checkpoint_path)
+        self.checkpoint_every = checkpoint_every
+        self.seed, self.shuffle, self.progress = seed, bool(shuffle), bool(progress)
+        self.history = History()
+        self.step = 0  # optimizer updates done
+        self.epoch = 0  # the epoch in progress (0-based)
+        self.batch_in_epoch = 0  # batches of that epoch already done
+        self._epoch_losses: list = []  # losses of the epoch in progress
+        self.stop = False  # a callback sets it to end fit() after the current step
+
+    # -- one step ------------------------------------------------------------------------------
+    def _forward(self, x, lengths):
+        pred = self.model(x) if lengths is None else self.model(x, lengths=lengths)
+        if isinstance(pred, tuple):
+            raise TypeError("Trainer: the model returned a tuple (a bare RNN returns (out, h_n)); "
+                            "wrap it with its head in nr.Sequential(...)")
+        return pred
+
+    def train_step(self, batch) -> tuple:
+        """One update on ``batch``; returns ``(loss, grad_norm before clipping)``."""
+        x, y, lengths = _unpack_batch(batch)
+        step = self.step + 1
+        self.model.train()
+        self.optimizer.zero_grad()
+        pred = self._forward(x, lengths)
+        loss, dpred = self.loss_fn(pred, y)
+        check_finite_loss(step, loss)
+        self.model.backward(dpred)
+        check_finite_arrays(step, self.model.grads, "grad")
+        if self.clip_norm is not None:
+            norm = clip_grad_norm(self.model, self.clip_norm)
+        else:
+            norm = grad_norm(self.model)
+        self.optimizer.step()
+        check_finite_arrays(step, self.model.params, "param")
+        self.step = step
+        return float(loss), float(norm)
+
+    def evaluate(self, batches) -> float:
+        """Mean loss over ``batches`` in eval mode (no dropout, no update)."""
+        self.model.eval()
+        losses = []
+        for batch in batches:
+            x, y, lengths = _unpack_batch(batch)
+            losses.append(self.loss_fn(self._forward(x, lengths), y)[0])
+        self.model.train()
+        return float(np.mean(losses)) if losses else math.nan
+
+    # -- epochs ----------------------------------------------------------------------------------
+    def _order(self, n: int, epoch: int) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(n)
+        return np.random.default_rng([self.seed, epoch]).permutation(n)
+
+    def fit(self, batches, epochs: int = 1, val=None, max_steps: int | None = None,
+            on_step=None, on_epoch=None) -> History:
+        """Train until ``epochs`` epochs are done (counting those done before a resume).
+
+        Parameters
+        ----------
+        batches : a sequence of batches, or a callable ``epoch -> sequence`` (it must
+            give the same batches for the same epoch, for resuming).
+        epochs : the total number of epochs.
+        val : optional validation batches, evaluated at the end of every epoch.
+        max_steps : stop after this many updates in total (a checkpoint is written).
+        on_step : ``on_step(trainer, loss)`` after every update.
+        on_epoch : ``on_epoch(trainer, epoch_loss, val_loss)`` after every epoch.
+
+        Returns
+        -------
+        The :class:`History` (also ``trainer.history``).
+        """
+        self.stop = False
+        while self.epoch < epochs and not self.stop:
+            data = batches(self.epoch) if callable(batches) else batches
+            n = len(data)
+            if n == 0:
+                raise ValueError("Trainer.fit: no batches to train on")
+            order = self._order(n, self.epoch)
+            bar = _progress(n, self.batch_in_epoch, f"epoch {self.epoch + 1}/{epochs}", self.progress)
+            try:
+                while self.batch_in_epoch < n:
+                    if max_steps is not None and self.step >= max_steps:
+                        self.stop = True
+                        break
+                    loss, norm = self.train_step(data[order[self.batch_in_epoch]])
+                    self.batch_in_epoch += 1
+                    self._epoch_losses.append(loss)
+                    self.history.loss.append(loss)
+                    self.history.grad_norm.append(norm)
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix(loss=f"{loss:.4g}")
+                    if on_step is not None:
+                        on_step(self, loss)
+                    if self.checkpoint_every and self.step % self.checkpoint_every == 0:
+                        self.save_checkpoint()
+                    if self.stop:
+                        break
+            finally:
+                if bar is not None:
+                    bar.close()
+            if self.batch_in_epoch < n:
+                break  # stopped inside the epoch
+            epoch_loss = float(np.mean(self._epoch_losses))
+            val_loss = self.evaluate(val) if val is not None else None
+            self.history.epoch_loss.append(epoch_loss)
+            if val_loss is not None:
+                self.history.val_loss.append(val_loss)
+            self.epoch, self.batch_in_epoch, self._epoch_losses = self.epoch + 1, 0, []
+            if on_epoch is not None:
+                on_epoch(self, epoch_loss, val_loss)
+        if self.checkpoint_path is not None:
+            self.save_checkpoint()
+        return self.history
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    def training_state(self) -> dict:
+        """Everything besides the weights that a resumed run needs to continue exactly."""
+        return {"step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+                "epoch_losses": list(self._epoch_losses), "seed": self.seed,
+                "history": asdict(self.history), "rng": rng_states(self.model)}
+
+    def save_checkpoint(self, path=None) -> str:
+        """Save the model, the optimizer and :meth:`training_state` (atomically)."""
+        path = path or self.checkpoint_path
+        if path is None:
+            raise ValueError("Trainer.save_checkpoint: no path given and no checkpoint_path set")
+        return save(self.model, path, optimizer=self.optimizer, trainer=self.training_state())
+
+    def resume(self, path=None) -> Trainer:
+        """Load a checkpoint written by :meth:`save_checkpoint` into this trainer's model
+        and optimizer and continue from its step; returns ``self``."""
+        path = path or self.checkpoint_path
+        ck = load_checkpoint(path, model=self.model)
+        if "trainer" not in ck.extra or "optimizer" not in ck.extra:
+            raise ValueError(f"Trainer.resume: {path} holds a model but no training state "
+                             "(write it with Trainer.save_checkpoint)")
+        st = ck.extra["trainer"]
+        self.optimizer.load_state_dict(ck.extra["optimizer"])
+        set_rng_states(self.model, st["rng"])
+        self.step, self.epoch, self.batch_in_epoch = st["step"], st["epoch"], st["batch_in_epoch"]
+        self._epoch_losses = list(st["epoch_losses"])
+        self.seed = st["seed"]
+        self.history = History(**st["history"])
+        return self
+
+
+def fit(model, optimizer, batches, loss_fn=mse_loss, epochs: int = 1, val=None, **trainer_kwargs) -> History:
+    """``Trainer(model, optimizer, loss_fn, **trainer_kwargs).fit(batches, epochs, val)``."""
+    return Trainer(model, optimizer, loss_fn, **trainer_kwargs).fit(batches, epochs, val)
+
+
+__all__ = ["History", "NonFiniteError", "Trainer", "check_finite_arrays", "check_finite_loss", "fit"]

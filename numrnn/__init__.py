@@ -24,6 +24,7 @@ from numrnn.nn import (
 )
 from numrnn.optim import SGD, Adagrad, Adam, RMSprop
 from numrnn.summary import summary
+from numrnn.tbptt import train_tbptt, truncated_gradients, truncated_vs_full
 from numrnn.train import History, NonFiniteError, Trainer, fit
 
 __version__ = "0.1.0"
@@ -63,5 +64,8 @@ __all__ = [
     "numerical_gradient",
     "rel_error",
     "save",
+    "train_tbptt",
+    "truncated_gradients",
+    "truncated_vs_full",
     "summary",
 ]

@@ -18,6 +18,9 @@ help:
 	@echo "make lint        ruff"
 	@echo "make gradcheck   gradient-check table of a 2-layer bidirectional RNN"
 	@echo "make bench       CPU benchmarks against PyTorch (writes benchmarks/results/)"
+	@echo "make test-gpu-sim  the CUDA kernels' tests in Numba's CUDA simulator (no GPU needed)"
+	@echo "make test-gpu    the cupy backend's parity grid on a real NVIDIA GPU"
+	@echo "make bench-gpu   numrnn cupy vs torch.nn.RNN (cuDNN) on a GPU (writes benchmarks/results/gpu.md)"
 	@echo "make clean       remove .venv, caches and Numba's cache files"
 
 $(VENV)/bin/python:
@@ -37,8 +40,32 @@ $(VENV)/.stamp-test: setup.cfg pyproject.toml $(VENV)/.stamp-run
 demo: $(VENV)/.stamp-run
 	$(TEST_ENV) $(PY) -m numrnn demo
 
+# The CUDA kernels' tests run twice: compiled to PTX in the main process, and executed
+# in Numba's CUDA simulator in a process of their own (the switch must be set before
+# Numba is imported). The gpu-marked tests skip themselves without a GPU.
 test: $(VENV)/.stamp-test
 	$(TEST_ENV) $(PY) -m pytest -q tests
+	$(MAKE) --no-print-directory test-gpu-sim
+
+SIM_TESTS := tests/kernels/test_cuda_rnn.py tests/kernels/test_cupy_rnn.py
+
+test-gpu-sim: $(VENV)/.stamp-test
+	$(TEST_ENV) NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q -m cudasim $(SIM_TESTS)
+
+# The GPU install: CuPy for CUDA 12 on top of the test extras. PyTorch must be a CUDA
+# build for bench-gpu (bench_gpu.py says so when it is not).
+$(VENV)/.stamp-gpu: setup.cfg pyproject.toml $(VENV)/.stamp-test
+	$(PIP) install -e ".[jit,plot,progress,torch,dev,gpu]"
+	touch $@
+
+GPU_CHECK := $(PY) -c "from numrnn.backend import require_cupy; require_cupy().cuda.runtime.getDeviceCount()"
+
+test-gpu: $(VENV)/.stamp-gpu
+	@$(GPU_CHECK) || { echo "make test-gpu: no usable NVIDIA GPU with CuPy here (see the error above); nothing was tested"; exit 1; }
+	$(TEST_ENV) $(PY) -m pytest -q -m gpu tests
+
+bench-gpu: $(VENV)/.stamp-gpu
+	$(PY) benchmarks/bench_gpu.py
 
 test-fast: $(VENV)/.stamp-test
 	$(TEST_ENV) $(PY) -m pytest -q -x tests -m "not slow"

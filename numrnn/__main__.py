@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("demo", "gradcheck")
+COMMANDS = ("demo", "gradcheck", "trace", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

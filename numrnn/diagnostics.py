@@ -1,44 +1,274 @@
 """Making BPTT visible: how the gradient dL/dh_t changes as it flows back in time.
 
 Backpropagation through an Elman cell multiplies the carried gradient at every step
-by ``diag(f'(a_t)) @ W_hh`` (see docs/bptt.md); unless W_hh and f' keep that product
-near norm 1, ||dL/dh_t|| shrinks (or grows) geometrically as t moves away from the
-loss. :func:`hidden_grad_norms` runs that backward loop with the textbook step
-functions and records the norm at every step.
+by the step Jacobian
+
+    J_t = dh_t/dh_{t-1} = diag(f'(a_t)) @ W_hh                        (H, H)
+
+so the gradient that reaches h_t from a loss at step T-1 is
+
+    dL/dh_t = dL/dh_{T-1} @ J_{T-1} @ ... @ J_{t+1}
+
+Unless the product stays near norm 1, ||dL/dh_t|| shrinks (or grows) geometrically as
+t moves away from the loss: the vanishing (or exploding) gradient. Here that loop is
+run with the textbook step functions of ``numrnn.functional`` and measured:
+
+* :func:`hidden_grads`, :func:`hidden_grad_norms`: dL/dh_t at every step, every unit;
+* :func:`state_jacobians`, :func:`jacobian_norms`: dh_{T-1}/dh_t, built one row at a
+  time by pushing unit vectors back through the step backward functions (each is a
+  vector-Jacobian product), so the same code serves RNN, LSTM and GRU;
+* :func:`rnn_step_jacobian`: J_t of the Elman cell written out, for comparison;
+* :func:`saturation`: the share of tanh units and sigmoid gates whose derivative is
+  nearly zero, the usual reason the product above collapses;
+* :func:`spectral_radius`, :func:`recurrent_spectral_radii`: max |eigenvalue| of W_hh
+  (of each gate's block for LSTM and GRU), which sets the growth rate when the
+  nonlinearity is in its linear range.
+
+The functions read layer 0, direction 0 of a ``numrnn.RNN``, ``LSTM`` or ``GRU`` and
+take time-major input x (T, N, I). The heatmap PNG is drawn by
+:func:`numrnn.plotting.save_heatmap`. See docs/diagnostics.md.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
+from numrnn.functional.gru import gru_forward, gru_step_backward
+from numrnn.functional.lstm import lstm_forward, lstm_step_backward
 from numrnn.functional.rnn import rnn_forward, rnn_step_backward
 
+#: Saturation thresholds, on the unit's output y. tanh: |y| > 0.95 means
+#: f' = 1 - y**2 < 0.0975, under a tenth of its peak 1. sigmoid: y < 0.05 or
+#: y > 0.95 means f' = y(1 - y) < 0.0475, under a fifth of its peak 0.25.
+TANH_SATURATED = 0.95
+SIGMOID_SATURATED = 0.05
 
-def hidden_grad_norms(rnn, x, dh_last, h0=None) -> np.ndarray:
+
+class TextbookRun(NamedTuple):
+    """A forward of layer 0 with the textbook functions: what the backward loops need."""
+
+    cell: str  # "rnn", "lstm" or "gru"
+    h: np.ndarray  # (T, N, P) hidden state after every step
+    steps: list  # T step caches (RNNStepCache, LSTMStepCache or GRUStepCache)
+    state_sizes: tuple  # (P,) or (P, H) for an LSTM's (h, c)
+    nonlinearity: str  # "tanh" or "relu" for an RNN; "tanh" otherwise
+
+
+def _cell_of(model) -> str:
+    cell = getattr(model, "_cell", None)
+    if cell not in ("rnn", "lstm", "gru") or not hasattr(model, "num_layers"):
+        raise TypeError(f"diagnostics need a numrnn.RNN, LSTM or GRU; got {type(model).__name__}")
+    return cell
+
+
+def run_textbook(model, x, h0=None) -> TextbookRun:
+    """Layer 0, direction 0 of ``model`` over ``x`` with the reference functions.
+
+    Parameters
+    ----------
+    model : ``numrnn.RNN``, ``LSTM`` or ``GRU`` (deeper or bidirectional models are
+        read at their first layer and forward direction only).
+    x : (T, N, I) time-major input.
+    h0 : (N, P) initial hidden state (zeros when ``None``); an LSTM's c0 is zero.
+    """
+    cell = _cell_of(model)
+    x = np.asarray(x, dtype=model.dtype)
+    if x.ndim != 3 or x.shape[2] != model.input_size:
+        raise ValueError(f"diagnostics: x must be time-major (T, N, {model.input_size}); "
+                         f"got shape {x.shape}")
+    T, N, _ = x.shape
+    P, H = model.output_size, model.hidden_size
+    h0 = np.zeros((N, P), dtype=model.dtype) if h0 is None else np.asarray(h0, dtype=model.dtype)
+    weights = model._weights(0, 0)  # (w_ih, w_hh, b_ih, b_hh[, w_hr])
+    if cell == "rnn":
+        h, cache = rnn_forward(x, h0, *weights, nonlinearity=model.nonlinearity)
+        return TextbookRun(cell, h, cache.steps, (P,), model.nonlinearity)
+    if cell == "lstm":
+        c0 = np.zeros((N, H), dtype=model.dtype)
+        h, _, cache = lstm_forward(x, h0, c0, *weights)
+        return TextbookRun(cell, h, cache.steps, (P, H), "tanh")
+    h, cache = gru_forward(x, h0, *weights)
+    return TextbookRun(cell, h, cache.steps, (P,), "tanh")
+
+
+def _step_back(cell: str, dstate: tuple, step) -> tuple:
+    """dL/d(state_{t-1}) from dL/d(state_t) through one step: a vector-Jacobian product."""
+    if cell == "rnn":
+        return (rnn_step_backward(dstate[0], step)[1],)
+    if cell == "lstm":
+        _, dh_prev, dc_prev, *_ = lstm_step_backward(dstate[0], dstate[1], step)
+        return dh_prev, dc_prev
+    return (gru_step_backward(dstate[0], step)[1],)
+
+
+# -- dL/dh_t ------------------------------------------------------------------------------
+def hidden_grads(model, x, dout, h0=None) -> np.ndarray:
+    """dL/dh_t at every step: what arrives from above at t plus what flows back from t+1.
+
+    Parameters
+    ----------
+    model, x, h0 : as in :func:`run_textbook`.
+    dout : (T, N, P) dL/dh_t from above only (from the loss through the head).
+
+    Returns
+    -------
+    dh : (T, N, P), ``dh[t]`` = the total dL/dh_t that BPTT carries at step t.
+    """
+    run = run_textbook(model, x, h0)
+    T, N, P = run.h.shape
+    dout = np.asarray(dout, dtype=run.h.dtype)
+    if dout.shape != (T, N, P):
+        raise ValueError(f"hidden_grads: dout must have shape {(T, N, P)}; got {dout.shape}")
+    dh = np.empty_like(dout)
+    carried = tuple(np.zeros((N, s), dtype=dout.dtype) for s in run.state_sizes)
+    for t in reversed(range(T)):
+        dstate = (dout[t] + carried[0],) + carried[1:]  # an LSTM's c gets nothing from above
+        dh[t] = dstate[0]
+        carried = _step_back(run.cell, dstate, run.steps[t])
+    return dh
+
+
+def hidden_grad_norms(model, x, dh_last, h0=None) -> np.ndarray:
     """||dL/dh_t|| for every step t when the loss reads only the last state.
 
     Parameters
     ----------
-    rnn : a one-layer, one-direction ``numrnn.RNN``.
+    model : a ``numrnn.RNN``, ``LSTM`` or ``GRU`` (layer 0, forward direction).
     x : (T, N, I) time-major input.
-    dh_last : (N, H) dL/dh_{T-1}, the gradient arriving at the last state.
-    h0 : (N, H) initial state, zeros when ``None``.
+    dh_last : (N, P) dL/dh_{T-1}, the gradient arriving at the last state.
+    h0 : (N, P) initial state, zeros when ``None``.
 
     Returns
     -------
-    norms : (T,) array, ``norms[t]`` = Frobenius norm of dL/dh_t.
+    norms : (T,) array, ``norms[t]`` = Frobenius norm of dL/dh_t over the batch.
     """
-    if rnn.num_layers != 1 or rnn.bidirectional:
-        raise ValueError("hidden_grad_norms needs a one-layer, one-direction RNN; got " + repr(rnn))
-    p = rnn.params
-    T, N, _ = x.shape
-    if h0 is None:
-        h0 = np.zeros((N, rnn.hidden_size), dtype=rnn.dtype)
-    weights = (p["weight_ih_l0"], p["weight_hh_l0"], p.get("bias_ih_l0"), p.get("bias_hh_l0"))
-    _, cache = rnn_forward(x, h0, *weights, nonlinearity=rnn.nonlinearity)
-    norms = np.empty(T)
-    dh_next = dh_last  # dL/dh_t, starting at t = T-1
-    for t in reversed(range(T)):
-        norms[t] = np.linalg.norm(dh_next)
-        _, dh_next, *_ = rnn_step_backward(dh_next, cache.steps[t])
-    return norms
+    T, N = np.shape(x)[:2]
+    dout = np.zeros((T, N, model.output_size))
+    dout[-1] = dh_last
+    dh = hidden_grads(model, x, dout, h0)
+    return np.sqrt((dh.astype(np.float64) ** 2).sum(axis=(1, 2)))
+
+
+# -- dh_{T-1}/dh_t ------------------------------------------------------------------------
+def state_jacobians(model, x, h0=None) -> np.ndarray:
+    """The Jacobian of the last hidden state with respect to the state at every step.
+
+    Row k of dh_{T-1}/ds_t is what BPTT brings back to step t from the unit vector
+    e_k at the last step, so the Jacobian is built by pushing the P unit vectors back
+    through the step backward functions. For an LSTM the state s_t is (h_t, c_t), so
+    the columns are the P units of h_t followed by the H units of c_t.
+
+    Returns
+    -------
+    J : (T, N, P, S) with S = P (RNN, GRU) or P + H (LSTM); ``J[T-1]`` is [I | 0].
+    """
+    run = run_textbook(model, x, h0)
+    T, N, P = run.h.shape
+    S = sum(run.state_sizes)
+    J = np.zeros((T, N, P, S))
+    for k in range(P):
+        e_k = np.zeros((N, P), dtype=run.h.dtype)
+        e_k[:, k] = 1  # dh_{T-1}/dh_{T-1} row k, for every sample
+        dstate = (e_k,) + tuple(np.zeros((N, s), dtype=run.h.dtype) for s in run.state_sizes[1:])
+        for t in reversed(range(T)):
+            J[t, :, k, :] = np.concatenate(dstate, axis=1)  # (N, S): row k of dh_{T-1}/ds_t
+            dstate = _step_back(run.cell, dstate, run.steps[t])
+    return J
+
+
+def jacobian_norms(model, x, h0=None, ord=2) -> np.ndarray:
+    """||dh_{T-1}/dh_t|| for every step t, averaged over the batch.
+
+    ``ord=2`` is the spectral norm (the largest gain for any direction of dL/dh_{T-1};
+    1 at t = T-1), ``ord="fro"`` the Frobenius norm (sqrt(P) at t = T-1).
+
+    Returns
+    -------
+    norms : (T,) array.
+    """
+    J = state_jacobians(model, x, h0)  # (T, N, P, S)
+    return np.linalg.norm(J, ord=ord, axis=(2, 3)).mean(axis=1)
+
+
+def rnn_step_jacobian(step) -> np.ndarray:
+    """J_t = dh_t/dh_{t-1} = diag(f'(a_t)) @ W_hh of one Elman step, per sample.
+
+    Parameters
+    ----------
+    step : an ``RNNStepCache`` (``run_textbook(rnn, x).steps[t]``).
+
+    Returns
+    -------
+    J : (N, H, H), ``J[n, i, j]`` = dh_t[n, i] / dh_{t-1}[n, j].
+    """
+    y = step.h_next  # (N, H)
+    fprime = 1 - y * y if step.nonlinearity == "tanh" else (y > 0).astype(y.dtype)  # (N, H)
+    return fprime[:, :, None] * step.w_hh[None, :, :]  # (N, H, H)
+
+
+# -- saturation -----------------------------------------------------------------------------
+def saturation(model, x, h0=None, tanh_threshold: float = TANH_SATURATED,
+               sigmoid_margin: float = SIGMOID_SATURATED) -> dict:
+    """The share of units whose derivative is nearly zero, over all steps and samples.
+
+    A tanh unit counts as saturated when |y| > ``tanh_threshold``; a sigmoid gate
+    when y < ``sigmoid_margin`` or y > 1 - ``sigmoid_margin``; a ReLU unit when it is
+    off (y = 0, derivative exactly 0).
+
+    Returns
+    -------
+    shares : dict name -> share in [0, 1]. RNN: ``"h (tanh)"`` or ``"h (relu off)"``;
+        LSTM: gates ``"i"``, ``"f"``, ``"o"`` (sigmoid), ``"g"`` and ``"tanh(c)"``;
+        GRU: gates ``"r"``, ``"z"`` (sigmoid) and ``"n"`` (tanh).
+    """
+    run = run_textbook(model, x, h0)
+
+    def tanh_share(name):
+        return float(np.mean([np.mean(np.abs(getattr(s, name)) > tanh_threshold) for s in run.steps]))
+
+    def sigmoid_share(name):
+        lo, hi = sigmoid_margin, 1 - sigmoid_margin
+        return float(np.mean([np.mean((getattr(s, name) < lo) | (getattr(s, name) > hi))
+                              for s in run.steps]))
+
+    if run.cell == "rnn":
+        if run.nonlinearity == "relu":
+            return {"h (relu off)": float(np.mean(run.h == 0))}
+        return {"h (tanh)": float(np.mean(np.abs(run.h) > tanh_threshold))}
+    if run.cell == "lstm":
+        return {"i": sigmoid_share("i"), "f": sigmoid_share("f"), "o": sigmoid_share("o"),
+                "g": tanh_share("g"), "tanh(c)": tanh_share("tanh_c")}
+    return {"r": sigmoid_share("r"), "z": sigmoid_share("z"), "n": tanh_share("n")}
+
+
+# -- spectral radius ------------------------------------------------------------------------
+def spectral_radius(w) -> float:
+    """max |eigenvalue| of a square matrix: the growth rate of ``h @ w.T`` over many steps."""
+    w = np.asarray(w)
+    if w.ndim != 2 or w.shape[0] != w.shape[1]:
+        raise ValueError(f"spectral_radius needs a square matrix; got shape {w.shape}")
+    return float(np.abs(np.linalg.eigvals(w)).max())
+
+
+#: The gate names of each cell, in PyTorch's row-block order of W_hh.
+GATES = {"rnn": ("",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+
+
+def recurrent_spectral_radii(model, layer: int = 0) -> dict:
+    """Spectral radius of W_hh (of each gate's (H, H) block for LSTM and GRU).
+
+    Returns
+    -------
+    radii : dict, ``{"W_hh": r}`` for an RNN, ``{"W_hi": .., "W_hf": .., ...}`` for an
+        LSTM, ``{"W_hr": .., "W_hz": .., "W_hn": ..}`` for a GRU. An LSTM with
+        ``proj_size`` has non-square blocks and is refused.
+    """
+    cell = _cell_of(model)
+    if cell == "lstm" and model.proj_size:
+        raise ValueError("recurrent_spectral_radii: with proj_size the blocks of W_hh are not square")
+    w_hh = model.params[f"weight_hh_l{layer}"]  # (G*H, H)
+    H = model.hidden_size
+    return {f"W_h{g}" if g else "W_hh": spectral_radius(w_hh[k * H:(k + 1) * H])
+            for k, g in enumerate(GATES[cell])}

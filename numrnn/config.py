@@ -40,6 +40,15 @@ NUMBA_JIT_OPTIONS = {
     "error_model": "numpy",
 }
 
+#: Crossover of the Numba RNN kernels between a hand-written loop and one BLAS call
+#: for the per-step product h @ w_hh.T (and da @ w_hh backward): loops when
+#: N <= NUMBA_LOOP_MAX_N and H <= NUMBA_LOOP_MAX_H. Measured on the 2-core machine
+#: (docs/performance.md): the loop wins only for one sequence (a matrix-vector
+#: product, where BLAS's fixed cost dominates); from N = 2 on, OpenBLAS's small-matrix
+#: kernels are faster.
+NUMBA_LOOP_MAX_N = 1
+NUMBA_LOOP_MAX_H = 256
+
 #: Default pass mark of :func:`numrnn.check_gradients`: the largest relative error
 #: allowed (float64, central differences with ``eps = 1e-5``, where truncation and
 #: rounding errors balance; docs/gradcheck.md shows where both numbers come from).

@@ -1,0 +1,173 @@
+"""numrnn/kernels/numba_lstm.py against the NumPy reference numrnn/functional/lstm.py.
+
+Float64 must agree within 1e-10 and float32 within 1e-5, measured as
+max |a - b| / max |b| per returned array (the two differ only in the order of their
+sums and in the activations' last bits). The kernel is checked on its own (bias,
+projection, both dtypes, several shapes, loops and BLAS), through
+``nn.LSTM(backend="numba")`` over layers x directions x layout x projection, with
+lengths and unbatched input, and with the gradient checker.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+
+numba = pytest.importorskip("numba")
+
+import numrnn as nr  # noqa: E402
+from numrnn import backend as backend_mod  # noqa: E402
+from numrnn.functional import lstm as ref  # noqa: E402
+from numrnn.kernels import numba_lstm as nb  # noqa: E402
+from tests.torch_oracle import max_rel  # noqa: E402
+
+JIT_OFF = bool(numba.config.DISABLE_JIT)
+TOL = {np.float64: 1e-10, np.float32: 1e-5}
+DTYPES = [np.float64, np.float32]
+# (T, N, D, H): one step, one sequence, H not a multiple of the vector width, wide H, ...
+SHAPES = [(1, 1, 3, 4), (6, 1, 5, 7), (5, 3, 4, 6)] if JIT_OFF else [
+    (1, 1, 3, 4), (6, 1, 5, 7), (5, 3, 4, 6), (9, 4, 8, 33), (7, 2, 16, 64), (3, 5, 3, 130)]
+
+
+def _layer_args(rng, T, N, D, H, P, dtype, bias):
+    """x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr for one layer (P = 0: no projection)."""
+    Po = P or H
+
+    def u(*shape):
+        k = 1 / np.sqrt(H)
+        return rng.uniform(-k, k, shape).astype(dtype)
+
+    x = rng.standard_normal((T, N, D)).astype(dtype)
+    h0 = rng.standard_normal((N, Po)).astype(dtype)
+    c0 = rng.standard_normal((N, H)).astype(dtype)
+    b = (u(4 * H), u(4 * H)) if bias else (None, None)
+    return x, h0, c0, u(4 * H, D), u(4 * H, Po), b[0], b[1], (u(P, H) if P else None)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("proj", [0, 3])
+@pytest.mark.parametrize("use_loops", [None, True, False])
+def test_kernel_matches_reference(rng, dtype, shape, bias, proj, use_loops):
+    T, N, D, H = shape
+    args = _layer_args(rng, T, N, D, H, proj, dtype, bias)
+    before = [None if a is None else a.copy() for a in args]
+    h_ref, c_ref, cache_ref = ref.lstm_forward(*args)
+    h, c, cache = nb.lstm_forward(*args, use_loops=use_loops)
+    assert h.shape == (T, N, proj or H) and c.shape == (T, N, H) and h.dtype == c.dtype == dtype
+    assert max_rel(h, h_ref) <= TOL[dtype] and max_rel(c, c_ref) <= TOL[dtype]
+
+    dh = rng.standard_normal(h.shape).astype(dtype)
+    dc = rng.standard_normal(c.shape).astype(dtype)
+    upstream = (dh.copy(), dc.copy())
+    got = nb.lstm_backward(dh, dc, cache)
+    want = ref.lstm_backward(dh, dc, cache_ref)
+    names = ["dx", "dh0", "dc0", "dw_ih", "dw_hh", "db_ih", "db_hh", "dw_hr"]
+    for name, g, w in zip(names, got, want, strict=True):
+        if w is None:
+            assert g is None, name
+            continue
+        assert g.shape == w.shape and g.dtype == dtype, name
+        assert max_rel(g, w) <= TOL[dtype], name
+    # the kernel modifies none of its inputs
+    for a, b in zip(args + (dh, dc), before + list(upstream)):
+        if a is not None:
+            np.testing.assert_array_equal(a, b)
+
+
+def test_weights_are_not_cached_between_calls(rng):
+    """The gradient checker perturbs weights in place between forwards."""
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr = _layer_args(rng, 4, 2, 3, 5, 2, np.float64, True)
+    for use_loops in (True, False):
+        nb.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, use_loops=use_loops)
+        w_hh[1, 1] += 0.3
+        w_ih[0, 1] -= 0.2
+        b_hh[3] += 0.1
+        w_hr[1, 4] += 0.2
+        h, c, _ = nb.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, use_loops=use_loops)
+        h_ref, c_ref, _ = ref.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
+        assert max_rel(h, h_ref) <= 1e-12 and max_rel(c, c_ref) <= 1e-12
+
+
+def test_kernel_rejects_bad_inputs(rng):
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh, _ = _layer_args(rng, 3, 2, 3, 4, 0, np.float64, True)
+    with pytest.raises(TypeError, match="dtype"):
+        nb.lstm_forward(x, h0, c0.astype(np.float32), w_ih, w_hh)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        nb.lstm_forward(x.astype(np.int64), h0, c0, w_ih, w_hh)
+    _, _, cache = nb.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    with pytest.raises(ValueError, match="dh must have shape"):
+        nb.lstm_backward(np.zeros((3, 2, 5)), np.zeros((3, 2, 4)), cache)
+    with pytest.raises(ValueError, match="dc must have shape"):
+        nb.lstm_backward(np.zeros((3, 2, 4)), np.zeros((2, 2, 4)), cache)
+
+
+# -- through the module -------------------------------------------------------------------
+MODULE_GRID = list(itertools.product([1, 2], [False, True], [False, True], [0, 2]))
+if JIT_OFF:  # Python loops: a corner of the grid
+    MODULE_GRID = [(1, False, False, 0), (2, True, True, 2)]
+
+
+def _twins(dtype, **kw):
+    """Two modules with the same weights, on the NumPy reference and on the Numba kernels."""
+    a = nr.LSTM(dtype=dtype, backend="numpy", seed=3, **kw)
+    b = nr.LSTM(dtype=dtype, backend="numba", seed=4, **kw)
+    b.load_state_dict(a.state_dict())
+    return a, b
+
+
+def _compare_modules(a, b, x, hx, dtype, lengths=None):
+    out_a, (hn_a, cn_a) = a(x, hx, lengths=lengths)
+    out_b, (hn_b, cn_b) = b(x, hx, lengths=lengths)
+    assert b.last_backend == "numba" and b.last_kernels == nb.__name__ and a.last_backend == "numpy"
+    for u, v in ((out_b, out_a), (hn_b, hn_a), (cn_b, cn_a)):
+        assert max_rel(u, v) <= TOL[dtype]
+    rng = np.random.default_rng(7)
+    dout = rng.standard_normal(out_a.shape).astype(dtype)
+    dhx = (rng.standard_normal(hn_a.shape).astype(dtype), rng.standard_normal(cn_a.shape).astype(dtype))
+    dx_a, (dh0_a, dc0_a) = a.backward(dout, dhx)
+    dx_b, (dh0_b, dc0_b) = b.backward(dout, dhx)
+    for u, v in ((dx_b, dx_a), (dh0_b, dh0_a), (dc0_b, dc0_a)):
+        assert max_rel(u, v) <= TOL[dtype]
+    assert set(b.grads) == set(a.grads)
+    for name, g in a.grads.items():
+        assert max_rel(b.grads[name], g) <= TOL[dtype], name
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layers,bidirectional,batch_first,proj", MODULE_GRID)
+def test_module_numba_equals_numpy(rng, dtype, layers, bidirectional, batch_first, proj):
+    I, H, T, N = 3, 5, 6, 2
+    a, b = _twins(dtype, input_size=I, hidden_size=H, num_layers=layers, bidirectional=bidirectional,
+                  batch_first=batch_first, proj_size=proj, bias=layers == 1)
+    x = rng.standard_normal((N, T, I) if batch_first else (T, N, I)).astype(dtype)
+    LD, P = layers * (2 if bidirectional else 1), proj or H
+    hx = (rng.standard_normal((LD, N, P)).astype(dtype), rng.standard_normal((LD, N, H)).astype(dtype))
+    _compare_modules(a, b, x, hx, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_module_unbatched_and_lengths(rng, dtype):
+    a, b = _twins(dtype, input_size=3, hidden_size=4, num_layers=2, bidirectional=True, proj_size=2)
+    hx = (rng.standard_normal((4, 2)).astype(dtype), rng.standard_normal((4, 4)).astype(dtype))
+    _compare_modules(a, b, rng.standard_normal((5, 3)).astype(dtype), hx, dtype)
+    a, b = _twins(dtype, input_size=3, hidden_size=4, num_layers=2, bidirectional=True, batch_first=True)
+    x = rng.standard_normal((3, 6, 3)).astype(dtype)
+    _compare_modules(a, b, x, None, dtype, lengths=np.array([6, 2, 4]))
+
+
+def test_gradients_check_through_numba(rng):
+    x = rng.standard_normal((4, 2, 3))
+    m = nr.LSTM(3, 4, num_layers=2, bidirectional=True, dtype=np.float64, backend="numba", seed=0)
+    report = nr.check_gradients(m, x)
+    assert report.ok, str(report)
+    m(x)  # the checker ran a float64 copy of m, with m's backend
+    assert m.last_backend == "numba"
+    proj = nr.LSTM(3, 4, proj_size=2, num_layers=2, dtype=np.float64, backend="numba", seed=1)
+    report = nr.check_gradients(proj, x, lengths=np.array([4, 3]))
+    assert report.ok, str(report)
+
+
+def test_get_ops_picks_this_kernel():
+    assert backend_mod.get_ops("numba", "lstm") is nb

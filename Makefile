@@ -80,8 +80,12 @@ format: $(VENV)/.stamp-test
 gradcheck: $(VENV)/.stamp-run
 	$(TEST_ENV) $(PY) -m numrnn gradcheck --layers 2 --bidirectional
 
+# Thread counts are set inside the script (torch.set_num_threads, threadpoolctl); the
+# OpenBLAS overrides of this environment are dropped so OpenBLAS picks its own kernel
+# (the table records which one ran).
 bench: $(VENV)/.stamp-test
-	@echo "not yet: the benchmark suite lands with the Numba backend"
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS \
+	    -u MKL_NUM_THREADS $(PY) benchmarks/bench_cpu.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

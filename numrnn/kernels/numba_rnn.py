@@ -23,7 +23,7 @@ Backward::
     dx    = da @ w_ih                       three GEMMs over all T*N rows
     dw_ih = da.T @ x
     dw_hh = da.T @ hs[:-1]
-    db    = sum of da over T*N              accumulated in float64
+    db    = sum of da over T*N              float64, summed inside the step loop
 
 Every BLAS call inside the compiled code (``np.dot``) goes to SciPy's OpenBLAS, the
 one Numba links to, so one forward or backward uses one thread pool only
@@ -131,6 +131,8 @@ def _forward(x, w_ih, w_hh_t, bias, hs, is_relu, use_loops):
 def _backward(dh, x, hs, w_ih, w_hh, is_relu, use_loops, dx, dw_ih, dw_hh, db64, dh0):
     """BPTT: fills dx (T, N, D), dw_ih (H, D), dw_hh (H, H), db64 (H,) float64, dh0 (N, H).
 
+    db64 (zeros on entry) is the bias gradient, summed in float64 over all T*N rows.
+
     ``dh`` (T, N, H) is the gradient from above only; the recurrence is added here.
     ``dh0`` must be zeros on entry: it carries dL/dh_t from step t+1 back to step t.
     """
@@ -141,14 +143,19 @@ def _backward(dh, x, hs, w_ih, w_hh, is_relu, use_loops, dx, dw_ih, dw_hh, db64,
     carry = dh0  # (N, H)
     for t in range(T - 1, -1, -1):
         dat, dht, ht = da[t], dh[t], hs[t + 1]
+        # da_t, and db summed over the same rows while they are at hand (float64)
         if is_relu:
             for n in range(N):
                 for i in range(H):
-                    dat[n, i] = relu_grad(dht[n, i] + carry[n, i], ht[n, i])
+                    v = relu_grad(dht[n, i] + carry[n, i], ht[n, i])
+                    dat[n, i] = v
+                    db64[i] += v
         else:
             for n in range(N):
                 for i in range(H):
-                    dat[n, i] = tanh_grad(dht[n, i] + carry[n, i], ht[n, i])
+                    v = tanh_grad(dht[n, i] + carry[n, i], ht[n, i])
+                    dat[n, i] = v
+                    db64[i] += v
         # carry = da_t @ w_hh: dL/dh_{t-1} through the recurrence
         if use_loops:
             _small_matmul(dat, w_hh, zero_h, carry)
@@ -159,9 +166,6 @@ def _backward(dh, x, hs, w_ih, w_hh, is_relu, use_loops, dx, dw_ih, dw_hh, db64,
     np.dot(da2, w_ih, dx.reshape(T * N, D))  # dx = da @ w_ih
     np.dot(da2.T, x.reshape(T * N, D), dw_ih)  # dw_ih = da.T @ x
     np.dot(da2.T, hs[:T].reshape(T * N, H), dw_hh)  # dw_hh = da.T @ h_prev
-    for r in range(T * N):  # db = sum of da over rows; float64 so T*N terms stay exact enough
-        for i in range(H):
-            db64[i] += da2[r, i]
 
 
 _small_matmul = njit(**config.NUMBA_JIT_OPTIONS)(_small_matmul)  # called by the bodies below

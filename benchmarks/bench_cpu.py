@@ -1,0 +1,237 @@
+"""numrnn (numba and numpy backends) against torch.nn on the CPU, same weights, same threads.
+
+    python benchmarks/bench_cpu.py [--cells rnn] [--shapes S1,S4] [--dtypes float32]
+                                   [--reps 10] [--threads 2] [--no-sweep] [--out benchmarks/results]
+
+For every cell, shape (B, T, I, H), dtype and mode (``forward``; ``train`` = forward +
+backward of sum(out * dout) into every parameter) it times torch, numrnn's numba
+backend and numrnn's numpy reference (median of ``--reps`` runs after 2 warm-up runs;
+the numpy reference gets fewer runs and skips the largest shapes, marked in the
+table), checks that numrnn's outputs agree with torch's, and writes
+``{out}/cpu_{cell}.md``, ``.csv`` and ``_ratio.png`` (PyTorch time / numrnn time per
+shape). Rules: benchmarks/README.md; the harness: benchmarks/harness.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness as hb  # noqa: E402
+
+#: The reference backend runs a Python loop of small GEMMs: it gets this many runs and
+#: is skipped on the shapes below (it would take most of the 15-minute budget alone).
+NUMPY_REPS = 3
+NUMPY_SKIP = {"S6", "S7", "S9", "H512", "H1024"}
+#: Goals of the issue: PyTorch time / numba time, training step.
+GOALS = {"rnn": {("S1", "float32"): 40.0, ("S1", "float64"): 20.0, ("S3", "float32"): 3.0,
+                 ("S4", "float32"): 3.0, ("S6", "float32"): 1.1, ("S7", "float32"): 1.0}}
+AGREE_TOL = {"float32": 1e-4, "float64": 1e-9}
+COLUMNS = ["cell", "shape", "B", "T", "I", "H", "dtype", "mode", "impl", "ms", "us_per_step",
+           "gflops", "peak_share", "torch_over_this", "agree_max_rel", "note"]
+
+
+def run_case(cell, name, shape, dtype, mode, reps, peaks):
+    """Rows (dicts) for torch, numba and numpy on one case."""
+    B, T, I, H = shape
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((T, B, I)).astype(dtype)
+    dout = rng.standard_normal((T, B, H)).astype(dtype)
+    work = hb.flops(cell, B, T, I, H, mode)
+    peak = max(v for (lib, dt), v in peaks.items() if dt == np.dtype(dtype).name)
+
+    m_nb, twin = hb.make_models(cell, I, H, dtype, "numba")
+    m_np, _ = hb.make_models(cell, I, H, dtype, "numpy")
+    t_calls = hb.torch_calls(twin, x, dout)
+    want = t_calls[2](mode)
+    index = 0 if mode == "forward" else 1
+
+    rows = []
+
+    def row(impl, seconds, agree=None, note=""):
+        r = dict(cell=cell.name, shape=name, B=B, T=T, I=I, H=H, dtype=np.dtype(dtype).name, mode=mode,
+                 impl=impl, note=note)
+        if seconds is not None:
+            r.update(ms=seconds * 1e3, us_per_step=seconds * 1e6 / T, gflops=work / seconds / 1e9,
+                     peak_share=work / seconds / 1e9 / peak)
+        r["agree_max_rel"] = agree
+        rows.append(r)
+        return r
+
+    nb_calls = hb.numrnn_calls(m_nb, x, dout)
+    agree_nb = hb.agreement(nb_calls[2](mode), want)
+    medians = hb.interleaved_medians({"torch": t_calls[index], "numba": nb_calls[index]}, reps)
+    t_torch = medians["torch"]
+    row("torch", t_torch)
+    row("numba", medians["numba"], agree_nb, _disagree(agree_nb, dtype))
+
+    if name in NUMPY_SKIP:
+        row("numpy", None, note="skipped: slow reference")
+    else:
+        np_calls = hb.numrnn_calls(m_np, x, dout)
+        agree_np = hb.agreement(np_calls[2](mode), want)
+        hb.settle()
+        seconds = hb.median_time(np_calls[index], NUMPY_REPS, warmup=1)
+        row("numpy", seconds, agree_np, f"{NUMPY_REPS} runs" + _disagree(agree_np, dtype, "; "))
+    for r in rows:
+        if "ms" in r:
+            r["torch_over_this"] = t_torch * 1e3 / r["ms"]
+    return rows
+
+
+def _disagree(agree, dtype, sep="") -> str:
+    return sep + "OUTPUTS DISAGREE" if agree > AGREE_TOL[np.dtype(dtype).name] else ""
+
+
+def fmt(v, spec):
+    return "" if v is None or v == "" else format(v, spec)
+
+
+def write_markdown(path, cell, rows, env, peaks, starts, goals, elapsed):
+    lines = [f"# CPU benchmark: numrnn {cell.name} vs torch.nn.{cell.torch_class}", ""]
+    lines += ["Written by `benchmarks/bench_cpu.py` (rules in benchmarks/README.md). Times are medians; "
+              "`vs torch` is PyTorch's time divided by this row's (above 1: faster than PyTorch); "
+              "`agree` is the worst max |numrnn - torch| / max |torch| over the outputs "
+              "(forward: out; train: dx and every parameter gradient).", ""]
+    lines += ["## Environment", ""]
+    for k, v in env.items():
+        if isinstance(v, list):
+            lines.append(f"- {k}:")
+            lines += [f"  - {item}" for item in v]
+        else:
+            lines.append(f"- {k}: {v}")
+    lines.append(f"- benchmark wall time: {elapsed:.0f} s")
+    lines += ["", "## GEMM peak measured in this run (2048^3, GFLOP/s)", "",
+              "| library | float32 | float64 |", "|---|---|---|"]
+    for lib, label in (("numpy", "NumPy's OpenBLAS"), ("numba", "SciPy's OpenBLAS (Numba's np.dot)"),
+                       ("torch", "PyTorch")):
+        lines.append(f"| {label} | {peaks[(lib, 'float32')]:.0f} | {peaks[(lib, 'float64')]:.0f} |")
+    lines += ["", "`peak` in the table is the share of the best of these for the row's dtype.", ""]
+    lines += ["## Start-up of the numba backend", "",
+              f"- cold start (empty Numba cache, everything compiles): {starts[0]:.2f} s",
+              f"- warm start (compiled code loaded from Numba's cache): {starts[1]:.2f} s",
+              "- both from `import numrnn` to the end of the first forward+backward, in a fresh process", ""]
+    if goals:
+        lines += ["## Goals (PyTorch time / numba time, training step)", "",
+                  "| shape | dtype | goal | reached | |", "|---|---|---|---|---|"]
+        for (shape, dtype), goal in goals.items():
+            r = next((r for r in rows if r["shape"] == shape and r["dtype"] == dtype and r["mode"] == "train"
+                      and r["impl"] == "numba" and "ms" in r), None)
+            if r is None:
+                lines.append(f"| {shape} | {dtype} | {goal:g}x | not run | |")
+            else:
+                got = r["torch_over_this"]
+                verdict = "met" if got >= goal else "MISSED"
+                lines.append(f"| {shape} | {dtype} | {goal:g}x | {got:.2f}x | {verdict} |")
+        lines.append("")
+    lines += ["## Results", "",
+              "| shape | B,T,I,H | dtype | mode | impl | ms | us/step | GFLOP/s | peak | vs torch | agree "
+              "| note |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['shape']} | {r['B']},{r['T']},{r['I']},{r['H']} | {r['dtype']} | {r['mode']} "
+            f"| {r['impl']} | {fmt(r.get('ms'), '.3g')} | {fmt(r.get('us_per_step'), '.3g')} "
+            f"| {fmt(r.get('gflops'), '.3g')} "
+            f"| {fmt(r.get('peak_share'), '.0%')} | {fmt(r.get('torch_over_this'), '.2f')} "
+            f"| {fmt(r.get('agree_max_rel'), '.1e')} | {r.get('note', '')} |")
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def write_csv(path, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k, "") for k in COLUMNS})
+
+
+def write_plot(path, cell, rows):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shapes = list(dict.fromkeys(r["shape"] for r in rows))
+    series = [(d, m) for d in ("float32", "float64") for m in ("train", "forward")]
+    fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(shapes)), 4.5))
+    width = 0.8 / len(series)
+    for k, (dtype, mode) in enumerate(series):
+        vals = []
+        for s in shapes:
+            r = next((r for r in rows if r["shape"] == s and r["dtype"] == dtype and r["mode"] == mode
+                      and r["impl"] == "numba" and "ms" in r), None)
+            vals.append(np.nan if r is None else r["torch_over_this"])
+        ax.bar(np.arange(len(shapes)) + (k - (len(series) - 1) / 2) * width, vals, width,
+               label=f"{mode}, {dtype}")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_xticks(np.arange(len(shapes)), shapes)
+    ax.set_ylabel("PyTorch time / numrnn numba time")
+    ax.set_title(f"numrnn {cell.name} (numba) vs torch.nn.{cell.torch_class}, CPU; above 1 = numrnn faster")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cells", default="rnn", help="comma-separated: rnn, lstm, gru")
+    p.add_argument("--shapes", default=",".join(hb.SHAPES), help="comma-separated names from harness.SHAPES")
+    p.add_argument("--dtypes", default="float32,float64")
+    p.add_argument("--reps", type=int, default=10,
+                   help="timed runs per case (at least 10 for reported figures)")
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--no-sweep", action="store_true", help="skip the H sweep (B=32, T=100, I=H)")
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    args = p.parse_args(argv)
+
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(args.threads)
+    threadpool_limits(limits=args.threads, user_api="blas")
+    env = hb.environment(args.threads)
+    print("\n".join(f"{k}: {v}" for k, v in env.items()), flush=True)
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as cache_dir:
+        starts = hb.start_times(cache_dir)
+    print(f"numba start: cold {starts[0]:.2f} s, warm {starts[1]:.2f} s", flush=True)
+    peaks = hb.gemm_peaks()
+    print("GEMM peaks GFLOP/s:", {f"{k[0]}/{k[1]}": round(v) for k, v in peaks.items()}, flush=True)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for cell_name in args.cells.split(","):
+        cell = hb.CELLS[cell_name]
+        cases = [(n, hb.SHAPES[n], d) for n in args.shapes.split(",") for d in args.dtypes.split(",")]
+        if not args.no_sweep:
+            cases += [(n, s, "float32") for n, s in hb.sweep_shapes().items()]
+        rows = []
+        for name, shape, dtype in cases:
+            for mode in ("forward", "train"):
+                new = run_case(cell, name, shape, np.dtype(dtype).type, mode, args.reps, peaks)
+                rows += new
+                print(" | ".join(f"{name} {dtype} {mode} {r['impl']}: " + (
+                    f"{r['ms']:.3g} ms ({r['torch_over_this']:.2f}x)" if "ms" in r else r["note"])
+                    for r in new), flush=True)
+        elapsed = time.perf_counter() - t_start
+        env["load average (after)"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
+        stem = out / f"cpu_{cell.name}"
+        write_csv(f"{stem}.csv", rows)
+        write_markdown(f"{stem}.md", cell, rows, env, peaks, starts, GOALS.get(cell.name, {}), elapsed)
+        write_plot(f"{stem}_ratio.png", cell, rows)
+        print(f"wrote {stem}.md, .csv, _ratio.png", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -246,7 +247,10 @@ def environment(threads: int) -> dict:
         "versions": f"numrnn {numrnn.__version__}, numpy {np.__version__}, scipy {scipy.__version__}, "
                     f"numba {numba.__version__}, torch {torch.__version__}",
         "threads": f"{threads} (torch.set_num_threads, and every BLAS pool through threadpoolctl)",
-        "torch parallel": torch.__config__.parallel_info().splitlines()[0:3],
+        "torch": ", ".join(
+            [line.strip() for line in torch.__config__.parallel_info().splitlines() if "get_num" in line]
+            + re.findall(r"BLAS_INFO=\w+|Math Kernel Library Version [\d.]+|CPU capability usage: \w+",
+                         torch.__config__.show())),
         "thread pools": pools,
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(unset: OpenBLAS picks the kernel)"),
     }

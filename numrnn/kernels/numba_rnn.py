@@ -8,7 +8,7 @@ Forward, one call per layer and direction::
 
     a[1:] = x @ w_ih.T                      one GEMM over all T*N rows      (T*N, H)
     for t in range(T):                      the only sequential part, compiled
-        a_t += b + h_{t-1} @ w_hh.T         hand-written loop (small H) or one BLAS call
+        a_t += b + h_{t-1} @ w_hh.T         hand-written loop (N = 1) or one BLAS call
         h_t  = f(a_t)                       vectorised tanh/relu (numba_math.py), in place
 
 The states live in one buffer ``hs`` (T+1, N, H) with ``hs[0] = h0``: the returned ``h``
@@ -19,7 +19,7 @@ Backward::
 
     for t in reversed(range(T)):            the only sequential part, compiled
         da_t   = (dh_t + dh_carry) * f'(h_t)
-        dh_carry = da_t @ w_hh              loop (small H) or one BLAS call
+        dh_carry = da_t @ w_hh              loop (N = 1) or one BLAS call
     dx    = da @ w_ih                       three GEMMs over all T*N rows
     dw_ih = da.T @ x
     dw_hh = da.T @ hs[:-1]

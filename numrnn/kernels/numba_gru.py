@@ -48,7 +48,7 @@ import numpy as np
 from numba import njit
 
 from numrnn import config
-from numrnn.kernels.numba_math import sigmoid, sigmoid_grad, tanh, tanh_grad
+from numrnn.kernels.numba_math import sigmoid_grad, tanh, tanh_grad
 from numrnn.kernels.numba_rnn import _small_matmul, use_loops_for
 
 
@@ -66,14 +66,15 @@ class GRUKernelCache(NamedTuple):
 
 
 # -- kernel bodies (plain Python; compiled below) ----------------------------------------
-# One small function per activation, row slices indexed from 0: see numba_lstm.py.
-def _gates_rz(gt, b_ih, a_h, H):
+# One small function per activation, row slices indexed from 0, and the sigmoid as
+# (1 + tanh(v/2)) / 2 (a third of the cost, one ulp of 1/2): see numba_lstm.py.
+def _gates_rz(gt, b_ih, a_h, H, half):
     """``gt[n, :2H] = sigmoid(gt[n, :2H] + b_ih[:2H] + a_h[n, :2H])``: r and z, in place."""
     b = b_ih[:2 * H]
     for n in range(gt.shape[0]):
         g, a = gt[n, :2 * H], a_h[n, :2 * H]
         for k in range(g.size):
-            g[k] = sigmoid(g[k] + b[k] + a[k])
+            g[k] = half + half * tanh(half * (g[k] + b[k] + a[k]))
 
 
 def _candidate(gt, b_ih, a_h, a_hn, H):
@@ -96,7 +97,8 @@ def _forward(x, w_ih, w_hh_t, b_ih, b_hh, use_loops, hs, gates, a_hn):
     H = hs.shape[2]
     np.dot(x.reshape(T * N, D), w_ih.T, gates.reshape(T * N, 3 * H))  # input projection, one GEMM
     a_h = np.empty((N, 3 * H), dtype=x.dtype)  # b_hh + h_{t-1} @ w_hh.T, reused every step
-    one = np.ones(1, dtype=x.dtype)[0]  # 1 in the arrays' dtype (a float literal is float64)
+    one = np.ones(1, dtype=x.dtype)[0]  # 1 and 1/2 in the arrays' dtype (a float literal is float64)
+    half = np.full(1, 0.5, dtype=x.dtype)[0]
     for t in range(T):
         h_prev, h_t, gt = hs[t], hs[t + 1], gates[t]
         if use_loops:
@@ -106,7 +108,7 @@ def _forward(x, w_ih, w_hh_t, b_ih, b_hh, use_loops, hs, gates, a_hn):
             for n in range(N):
                 for k in range(3 * H):
                     a_h[n, k] += b_hh[k]
-        _gates_rz(gt, b_ih, a_h, H)
+        _gates_rz(gt, b_ih, a_h, H, half)
         _candidate(gt, b_ih, a_h, a_hn[t], H)
         for n in range(N):
             z, c, hp, hn = gt[n, H:2 * H], gt[n, 2 * H:], h_prev[n], h_t[n]

@@ -26,10 +26,10 @@ Backward::
         dan  = dh_t * (1 - z) * (1 - n**2);   dz = dh_t * (h_{t-1} - n)
         da_x[t] = [dan * a_hn * r(1-r), dz * z(1-z), dan]
         da_h[t] = [dan * a_hn * r(1-r), dz * z(1-z), dan * r]
+        db_ih += sum of da_x[t];  db_hh += sum of da_h[t]     over N, in float64
         dh_carry = dh_t * z + da_h[t] @ w_hh   loop or one BLAS call
     dx    = da_x @ w_ih                        large GEMMs over all T*N rows
     dw_ih = da_x.T @ x;   dw_hh = da_h.T @ hs[:-1]
-    db_ih = sum of da_x;  db_hh = sum of da_h  accumulated in float64
 
 As in ``numba_lstm.py``, each activation has its own small function and the loops
 index row slices from 0, so that LLVM vectorises them; every BLAS call is ``np.dot``
@@ -148,6 +148,11 @@ def _backward(dh, x, hs, gates, a_hn, w_ih, w_hh, use_loops, dx, dw_ih, dw_hh, d
                 hr[j] = dar[j]
                 hz[j] = daz[j]
                 hn[j] = dan[j] * r[j]  # dL/d(h_{t-1} @ w_hn.T + b_hn)
+        for n in range(N):  # the bias gradients, summed while the rows are at hand (float64)
+            ax, ah = dxt[n], dht[n]
+            for k in range(3 * H):
+                db_ih64[k] += ax[k]
+                db_hh64[k] += ah[k]
         # carry = dh_t * z + da_h @ w_hh: dL/dh_{t-1}, the direct path and the gates
         if use_loops:
             _small_matmul(dht, w_hh, zero_h, carry)
@@ -163,10 +168,6 @@ def _backward(dh, x, hs, gates, a_hn, w_ih, w_hh, use_loops, dx, dw_ih, dw_hh, d
     np.dot(dx2, w_ih, dx.reshape(T * N, D))  # dx = da_x @ w_ih
     np.dot(dx2.T, x.reshape(T * N, D), dw_ih)  # dw_ih = da_x.T @ x
     np.dot(dh2.T, hs[:T].reshape(T * N, H), dw_hh)  # dw_hh = da_h.T @ h_prev
-    for r in range(T * N):  # db = sums over rows, in float64
-        for k in range(3 * H):
-            db_ih64[k] += dx2[r, k]
-            db_hh64[k] += dh2[r, k]
 
 
 _gates_rz = njit(**config.NUMBA_JIT_OPTIONS)(_gates_rz)  # called by the bodies below

@@ -25,16 +25,15 @@ Backward::
         dh_t = dh[t] + dh_carry;   dm = dh_t (or dh_t @ w_hr)
         dc   = dc[t] + dc_carry + dm * o * (1 - tanh(c_t)**2)
         da_t = [dc*g*i(1-i), dc*c_{t-1}*f(1-f), dc*i*(1-g**2), dm*tanh(c_t)*o(1-o)]
-        dc_carry = dc * f;   dh_carry = da_t @ w_hh       loop or one BLAS call
+        dc_carry = dc * f;   db += sum of da_t over N (float64)
+        dh_carry = da_t @ w_hh                 loop or one BLAS call
     dx    = da @ w_ih                          large GEMMs over all T*N rows
     dw_ih = da.T @ x;   dw_hh = da.T @ hs[:-1];   dw_hr = dH.T @ ms   (dH: every dh_t)
-    db    = sum of da over T*N                 accumulated in float64
 
-The elementwise work of a step is split into short loops that each read and write
-few arrays: LLVM vectorises a loop only after proving (with runtime checks, of which
-it allows few) that its arrays do not overlap, and one fused loop over eight arrays
-stays scalar. Every BLAS call is ``np.dot`` inside the compiled code, so it goes to
-SciPy's OpenBLAS, the one pool Numba uses (``numba_threads.py``).
+The elementwise loops run over row slices indexed from 0, which LLVM vectorises (the
+comments above the kernel bodies say why, with the measurements). Every BLAS call is
+``np.dot`` inside the compiled code, so it goes to SciPy's OpenBLAS, the one pool
+Numba uses (``numba_threads.py``).
 
 The bodies are plain functions compiled once at import with the options of
 ``numrnn/config.py``; ``NUMBA_DISABLE_JIT=1`` runs them as Python. Weights are never
@@ -194,6 +193,10 @@ def _backward(dh, dc, x, hs, cs, gates, tanh_c, ms, w_ih, w_hh, w_hr, has_proj, 
                 df[j] = sigmoid_grad(dct * cp[j], f[j])
                 dg[j] = tanh_grad(dct * i[j], g[j])
                 dcc[j] = dct * f[j]  # the cell's gradient highway: dc_{t-1} = dc * f
+        for n in range(N):  # db summed over the rows while they are at hand, in float64
+            dan = dat[n]
+            for k in range(4 * H):
+                db64[k] += dan[k]
         # dh_carry = da_t @ w_hh: dL/dh_{t-1} through the recurrence
         if use_loops:
             _small_matmul(dat, w_hh, zero_p, dh_carry)
@@ -206,9 +209,6 @@ def _backward(dh, dc, x, hs, cs, gates, tanh_c, ms, w_ih, w_hh, w_hr, has_proj, 
     np.dot(da2.T, hs[:T].reshape(T * N, P), dw_hh)  # dw_hh = da.T @ h_prev
     if has_proj:
         np.dot(dhs.reshape(T * N, P).T, ms.reshape(T * N, H), dw_hr)  # dw_hr = dH.T @ m
-    for r in range(T * N):  # db = sum of da over rows, in float64
-        for k in range(4 * H):
-            db64[k] += da2[r, k]
 
 
 _sigmoid_of_sum = njit(**config.NUMBA_JIT_OPTIONS)(_sigmoid_of_sum)  # called by the bodies below

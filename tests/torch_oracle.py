@@ -1,85 +1,93 @@
-"""PyTorch as the gold model: every transpose and layout conversion lives here.
+"""PyTorch as the gold model of the parity tests: the torch side lives here, once.
 
-``torch_rnn_like(module)`` builds the torch twin of a numrnn recurrent module with the
-same weights (through ``state_dict``, which is the point: weights move freely);
-``torch_run(...)`` runs forward and backward in torch with given upstream gradients
-and returns NumPy arrays shaped like numrnn's results.
+``twin(module)`` builds the ``torch.nn`` module of the same class and configuration
+(RNN, LSTM, GRU or a cell) and loads numrnn's ``state_dict`` into it: the names and
+layouts are PyTorch's, so nothing is transposed. ``torch_pass`` runs it forward and
+backward with the same upstream gradients numrnn's ``backward`` gets (through
+``pack_padded_sequence`` when there are lengths) and returns NumPy arrays.
+``assert_close`` and ``max_rel`` measure errors relative to the reference's scale.
 """
-
-from __future__ import annotations
 
 import numpy as np
 
-torch = None
+import numrnn as nr
 
 
-def _torch():
-    global torch
-    if torch is None:
-        import torch as _t
+def twin(module):
+    import torch
 
-        torch = _t
-    return torch
-
-
-def torch_dtype(dtype):
-    t = _torch()
-    return t.float64 if np.dtype(dtype) == np.float64 else t.float32
-
-
-def torch_rnn_like(module):
-    """A ``torch.nn.RNN`` / ``LSTM`` / ``GRU`` with ``module``'s config and weights."""
-    t = _torch()
-    kind = type(module).__name__
-    kwargs = dict(num_layers=module.num_layers, bias=module.bias, batch_first=module.batch_first,
-                  dropout=0.0, bidirectional=module.bidirectional)
-    if kind == "RNN":
-        kwargs["nonlinearity"] = module.nonlinearity
-    if kind == "LSTM":
-        kwargs["proj_size"] = module.proj_size
-    cls = {"RNN": t.nn.RNN, "LSTM": t.nn.LSTM, "GRU": t.nn.GRU}[kind]
-    twin = cls(module.input_size, module.hidden_size, **kwargs).to(torch_dtype(module.dtype))
-    twin.load_state_dict({k: t.from_numpy(np.ascontiguousarray(v)) for k, v in module.state_dict().items()})
-    return twin
+    dtype = torch.float64 if module.dtype == np.float64 else torch.float32
+    name = type(module).__name__
+    cls = getattr(torch.nn, name)
+    kw = dict(bias=module.bias, dtype=dtype)
+    if name in ("RNN", "RNNCell"):
+        kw["nonlinearity"] = module.nonlinearity
+    if not isinstance(module, nr.nn.CellBase):
+        kw.update(num_layers=module.num_layers, batch_first=module.batch_first,
+                  bidirectional=module.bidirectional)
+    if name == "LSTM":
+        kw["proj_size"] = module.proj_size
+    t = cls(module.input_size, module.hidden_size, **kw)
+    t.load_state_dict({k: torch.from_numpy(v) for k, v in module.state_dict().items()})
+    return t
 
 
-def torch_run(twin, x, hx, dout, dhx):
-    """Forward and backward in torch; returns (out, hx_n, dx, dhx0, param grads) as NumPy.
+def _tensor(a, grad=True):
+    import torch
 
-    ``hx`` and ``dhx`` are arrays, or tuples (h, c) for an LSTM; ``dhx`` may be None.
+    return None if a is None else torch.tensor(np.asarray(a), requires_grad=grad)
+
+
+def _as_tuple(s):
+    return s if isinstance(s, tuple) else (s,)
+
+
+def torch_pass(t, x, states, dout, dstates, lengths=None, batch_first=False):
+    """Forward and backward of torch module ``t``.
+
+    ``states`` is a tuple of initial states (h0,) or (h0, c0) (or None for zeros),
+    ``dstates`` the upstream gradients of the final states (entries may be None).
+    Returns (out, final states tuple, dx, initial-state gradients tuple, {name: grad}).
     """
-    t = _torch()
+    import torch
 
-    def leaf(a):
-        return t.tensor(np.asarray(a), requires_grad=True)
-
-    xt = leaf(x)
-    if isinstance(hx, tuple):
-        hxt = tuple(leaf(h) for h in hx)
+    xt = _tensor(x)
+    st = None if states is None else tuple(_tensor(s) for s in states)
+    arg = xt
+    if lengths is not None:
+        arg = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.as_tensor(lengths), batch_first=batch_first,
+                                                      enforce_sorted=False)
+    if isinstance(t, torch.nn.modules.rnn.RNNCellBase):
+        res = t(arg, None if st is None else (st if len(st) > 1 else st[0]))
+        out, finals = None, _as_tuple(res)
     else:
-        hxt = None if hx is None else leaf(hx)
-    out, hn = twin(xt, hxt)
-    loss = (out * t.tensor(np.asarray(dout))).sum()
-    hn_t = hn if isinstance(hn, tuple) else (hn,)
-    dhx_t = dhx if isinstance(dhx, tuple) else (dhx,)
-    for h, g in zip(hn_t, dhx_t):
-        if g is not None:
-            loss = loss + (h * t.tensor(np.asarray(g))).sum()
+        out, finals = t(arg, None if st is None else (st if len(st) > 1 else st[0]))
+        finals = _as_tuple(finals)
+        if lengths is not None:
+            out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=batch_first,
+                                                            total_length=x.shape[1 if batch_first else 0])
+    loss = 0
+    if out is not None:
+        loss = (out * torch.from_numpy(np.asarray(dout))).sum()
+    for f, d in zip(finals, dstates):
+        if d is not None:
+            loss = loss + (f * torch.from_numpy(np.asarray(d))).sum()
+    t.zero_grad()
     loss.backward()
+    grads = {k: p.grad.numpy() for k, p in t.named_parameters()}
+    dst = None if st is None else tuple(s.grad.numpy() for s in st)
+    return (None if out is None else out.detach().numpy(), tuple(f.detach().numpy() for f in finals),
+            xt.grad.numpy(), dst, grads)
 
-    def np_(a):
-        return a.detach().numpy()
 
-    hn_np = tuple(np_(h) for h in hn_t)
-    if isinstance(hxt, tuple):
-        dh0 = tuple(np_(h.grad) for h in hxt)
-    else:
-        dh0 = None if hxt is None else np_(hxt.grad)
-    grads = {k: np_(p.grad) for k, p in twin.named_parameters()}
-    return np_(out), (hn_np if isinstance(hn, tuple) else hn_np[0]), np_(xt.grad), dh0, grads
+def assert_close(a, b, rtol):
+    """Fail unless max|a - b| <= rtol * max|b| (relative to the reference's scale)."""
+    assert np.shape(a) == np.shape(b), (np.shape(a), np.shape(b))
+    err = max_rel(a, b)
+    assert err <= rtol, f"relative error {err:.2e} > {rtol:g}"
 
 
 def max_rel(a, b) -> float:
-    """max |a - b| / max(|b|, tiny) over all entries, as one float (parity metric)."""
+    """max |a - b| / max |b| over all entries (the parity metric of ``assert_close``)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
+    return float(np.abs(a - b).max(initial=0.0) / max(np.abs(b).max(initial=0.0), 1e-30))

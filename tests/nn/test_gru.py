@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import numrnn as nr
-from tests.nn.torch_twin import assert_close, torch_pass, twin
+from tests.torch_oracle import assert_close, torch_pass, twin
 
 torch = pytest.importorskip("torch")
 

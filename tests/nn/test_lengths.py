@@ -11,26 +11,10 @@ import numpy as np
 import pytest
 
 import numrnn as nr
-from tests.torch_oracle import torch_rnn_like
+from tests.torch_oracle import torch_pass, twin
 
 LENGTHS = np.array([3, 5, 1, 4])  # unsorted, one full length, one of a single step
 T, N, I, H = 5, 4, 3, 4
-
-
-def _packed_run(twin, x, h0, dout, dhn, lengths, batch_first):
-    """Forward and backward through torch's packed path; NumPy results like numrnn's."""
-    import torch
-    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-
-    xt = torch.tensor(x, requires_grad=True)
-    h0t = torch.tensor(h0, requires_grad=True)
-    packed = pack_padded_sequence(xt, torch.from_numpy(lengths), batch_first=batch_first,
-                                  enforce_sorted=False)
-    out_p, hn = twin(packed, h0t)
-    out, _ = pad_packed_sequence(out_p, batch_first=batch_first, total_length=T)
-    ((out * torch.tensor(dout)).sum() + (hn * torch.tensor(dhn)).sum()).backward()
-    grads = {k: p.grad.numpy() for k, p in twin.named_parameters()}
-    return out.detach().numpy(), hn.detach().numpy(), xt.grad.numpy(), h0t.grad.numpy(), grads
 
 
 GRID = list(itertools.product(["tanh", "relu"], [1, 2], [False, True], [False, True]))
@@ -50,8 +34,8 @@ def test_matches_torch_packed_sequences(nonlinearity, layers, bidirectional, bat
 
     out, hn = rnn(x, h0, lengths=LENGTHS)
     dx, dh0 = rnn.backward(dout, dhn)
-    t_out, t_hn, t_dx, t_dh0, t_grads = _packed_run(torch_rnn_like(rnn), x, h0, dout, dhn, LENGTHS,
-                                                     batch_first)
+    t_out, (t_hn,), t_dx, (t_dh0,), t_grads = torch_pass(twin(rnn), x, (h0,), dout, (dhn,),
+                                                         lengths=LENGTHS, batch_first=batch_first)
     tol = dict(rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(out, t_out, **tol)
     np.testing.assert_allclose(hn, t_hn, **tol)

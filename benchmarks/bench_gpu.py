@@ -32,6 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as hb  # noqa: E402  (the CPU suite's shapes: one list for both)
 
+from numrnn.atomic import atomic_write_text  # noqa: E402
+
 #: name: (N, T, D, H): the CPU suite's S1-S9 plus S8, a large-H shape for the GPU only.
 SHAPES = dict(sorted({**hb.SHAPES, "S8": (4, 50, 1536, 1536)}.items()))
 WARMUP = 5
@@ -231,7 +233,7 @@ def main(argv=None) -> int:
         "",
     ])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    atomic_write_text(args.out, text)
     print(f"wrote {args.out}")
     return 0
 

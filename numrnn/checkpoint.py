@@ -20,18 +20,17 @@ one (a crash can leave a ``.<name>.*.tmp`` file behind, never a broken target).
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import inspect
 import io
 import json
 import os
-import tempfile
 import zipfile
 from typing import NamedTuple
 
 import numpy as np
 
+from numrnn.atomic import atomic_write
 from numrnn.nn.module import Module
 
 FORMAT = "numrnn-checkpoint/1"
@@ -199,30 +198,6 @@ def set_rng_states(model: Module, states: dict) -> None:
 
 
 # -- writing and reading ------------------------------------------------------------------------
-def atomic_write(path, write) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then rename it
-    over ``path`` (``os.replace`` is atomic); on any error the temporary file is removed
-    and ``path`` is untouched."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable (POSIX)
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
 
 
 def save(model: Module, path, **extra) -> str:

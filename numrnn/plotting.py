@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from numrnn.atomic import atomic_savefig
+
 _pyplot = None
 _import_error: Exception | None = None
 
@@ -45,7 +47,7 @@ def _start(path):
 
 def _finish(plt, fig, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    atomic_savefig(fig, path, dpi=80)
     plt.close(fig)
     return path
 
@@ -146,6 +148,6 @@ def save_heatmaps(panels: dict, path, title: str = "|dL/dh_t|") -> Path | None:
     axes[0][0].set_ylabel("time step t")
     fig.suptitle(title)
     fig.colorbar(im, ax=list(axes[0]), label=f"log10 {title}", fraction=0.05, pad=0.02)
-    fig.savefig(path, dpi=80)
+    atomic_savefig(fig, path, dpi=80)
     plt.close(fig)
     return path

@@ -48,8 +48,9 @@ import numpy as np
 from numba import njit
 
 from numrnn import config
-from numrnn.kernels.numba_math import sigmoid_grad, tanh, tanh_grad
+from numrnn.kernels.numba_math import gate_sigmoid, sigmoid_grad, tanh, tanh_grad
 from numrnn.kernels.numba_rnn import _small_matmul, use_loops_for
+from numrnn.kernels.workspace import scratch
 
 
 class GRUKernelCache(NamedTuple):
@@ -66,25 +67,39 @@ class GRUKernelCache(NamedTuple):
 
 
 # -- kernel bodies (plain Python; compiled below) ----------------------------------------
-# One small function per activation, row slices indexed from 0, and the sigmoid as
-# (1 + tanh(v/2)) / 2 (a third of the cost, one ulp of 1/2): see numba_lstm.py.
-def _gates_rz(gt, b_ih, a_h, H, half):
-    """``gt[n, :2H] = sigmoid(gt[n, :2H] + b_ih[:2H] + a_h[n, :2H])``: r and z, in place."""
-    b = b_ih[:2 * H]
+# A step makes two passes over its rows: r and z, then n and h_t, each pass also adding
+# the biases. One activation per small function and row slices indexed from 0, for the
+# reasons in numba_math's docstring; the gates' sigmoid is numba_math's gate_sigmoid,
+# 1/2 + 1/2 tanh(v/2) (the cost of a tanh, within two ulps of 1/2).
+def _reset_update_gates(gt, a_h, bias_rz):
+    """r and z in place: ``gt[n, k] = sigmoid(gt[n, k] + a_h[n, k] + bias_rz[k])`` for k < 2H.
+
+    gt (N, 3H) holds x_t @ w_ih.T, a_h (N, 3H) h_{t-1} @ w_hh.T, bias_rz (2H,) = b_ih + b_hh
+    of the r and z blocks.
+    """
     for n in range(gt.shape[0]):
-        g, a = gt[n, :2 * H], a_h[n, :2 * H]
+        g, a = gt[n, :bias_rz.size], a_h[n, :bias_rz.size]
         for k in range(g.size):
-            g[k] = half + half * tanh(half * (g[k] + b[k] + a[k]))
+            g[k] = gate_sigmoid(g[k] + a[k] + bias_rz[k])
 
 
-def _candidate(gt, b_ih, a_h, a_hn, H):
-    """n = tanh(x part + b_in + r * a_hn), in place in ``gt[:, 2H:]``; saves a_hn (N, H)."""
-    b = b_ih[2 * H:]
+def _candidate_and_state(gt, a_h, b_in, b_hn, h_prev, h_t, a_hn):
+    """n = tanh(x part + b_in + r * a_hn) in place in ``gt[:, 2H:]``, and h_t.
+
+    a_hn = h_{t-1} @ w_hn.T + b_hn (N, H) is kept for the backward;
+    h_t = (1 - z) * n + z * h_{t-1} (N, H).
+    """
+    H = h_t.shape[1]
+    one = np.ones(1, dtype=gt.dtype)[0]  # 1 in the arrays' dtype (a float literal is float64)
     for n in range(gt.shape[0]):
-        r, g, ah, sn = gt[n, :H], gt[n, 2 * H:], a_h[n, 2 * H:], a_hn[n]
+        r, z, g, ah = gt[n, :H], gt[n, H:2 * H], gt[n, 2 * H:], a_h[n, 2 * H:]
+        hp, hn, sn = h_prev[n], h_t[n], a_hn[n]
         for j in range(H):
-            sn[j] = ah[j]
-            g[j] = tanh(g[j] + b[j] + r[j] * ah[j])
+            s = ah[j] + b_hn[j]
+            sn[j] = s
+            c = tanh(g[j] + b_in[j] + r[j] * s)
+            g[j] = c
+            hn[j] = (one - z[j]) * c + z[j] * hp[j]  # h_t = (1 - z) * n + z * h_{t-1}
 
 
 def _forward(x, w_ih, w_hh_t, b_ih, b_hh, use_loops, hs, gates, a_hn):
@@ -96,37 +111,32 @@ def _forward(x, w_ih, w_hh_t, b_ih, b_hh, use_loops, hs, gates, a_hn):
     T, N, D = x.shape
     H = hs.shape[2]
     np.dot(x.reshape(T * N, D), w_ih.T, gates.reshape(T * N, 3 * H))  # input projection, one GEMM
-    a_h = np.empty((N, 3 * H), dtype=x.dtype)  # b_hh + h_{t-1} @ w_hh.T, reused every step
-    one = np.ones(1, dtype=x.dtype)[0]  # 1 and 1/2 in the arrays' dtype (a float literal is float64)
-    half = np.full(1, 0.5, dtype=x.dtype)[0]
+    a_h = np.empty((N, 3 * H), dtype=x.dtype)  # h_{t-1} @ w_hh.T, reused every step
+    zero_g = np.zeros(3 * H, dtype=x.dtype)
+    bias_rz = b_ih[:2 * H] + b_hh[:2 * H]
+    b_in, b_hn = b_ih[2 * H:], b_hh[2 * H:]
     for t in range(T):
-        h_prev, h_t, gt = hs[t], hs[t + 1], gates[t]
         if use_loops:
-            _small_matmul(h_prev, w_hh_t, b_hh, a_h)
+            _small_matmul(hs[t], w_hh_t, zero_g, a_h)
         else:
-            np.dot(h_prev, w_hh_t, a_h)  # one BLAS call
-            for n in range(N):
-                for k in range(3 * H):
-                    a_h[n, k] += b_hh[k]
-        _gates_rz(gt, b_ih, a_h, H, half)
-        _candidate(gt, b_ih, a_h, a_hn[t], H)
-        for n in range(N):
-            z, c, hp, hn = gt[n, H:2 * H], gt[n, 2 * H:], h_prev[n], h_t[n]
-            for j in range(H):
-                hn[j] = (one - z[j]) * c[j] + z[j] * hp[j]  # h_t = (1 - z) * n + z * h_{t-1}
+            np.dot(hs[t], w_hh_t, a_h)  # one BLAS call
+        _reset_update_gates(gates[t], a_h, bias_rz)
+        _candidate_and_state(gates[t], a_h, b_in, b_hn, hs[t], hs[t + 1], a_hn[t])
 
 
-def _backward(dh, x, hs, gates, a_hn, w_ih, w_hh, use_loops, dx, dw_ih, dw_hh, db_ih64, db_hh64, dh0):
+def _backward(dh, x, hs, gates, a_hn, w_ih, w_hh, use_loops, da_x, da_h, dx, dw_ih, dw_hh,
+              db_ih64, db_hh64, dh0):
     """BPTT: fills dx (T, N, D), dw_ih (3H, D), dw_hh (3H, H), db_ih64 and db_hh64 (3H,)
     float64, and dh0 (N, H).
+
+    ``da_x`` and ``da_h`` (T, N, 3H) are scratch: dL/d(x part) and dL/d(h part) of the
+    pre-activations, which differ in block n.
 
     ``dh`` (T, N, H) is the gradient from above only; the recurrence is added here.
     ``dh0`` must be zeros on entry: it carries dL/dh_t from step t+1 back to step t.
     """
     T, N, H = dh.shape
     D = x.shape[2]
-    da_x = np.empty((T, N, 3 * H), dtype=dh.dtype)  # dL/d(x part of the pre-activations)
-    da_h = np.empty((T, N, 3 * H), dtype=dh.dtype)  # dL/d(h part), differs in block n
     direct = np.empty((N, H), dtype=dh.dtype)  # dh_t * z: the path that skips the gates
     zero_h = np.zeros(H, dtype=dh.dtype)
     one = np.ones(1, dtype=dh.dtype)[0]
@@ -170,8 +180,8 @@ def _backward(dh, x, hs, gates, a_hn, w_ih, w_hh, use_loops, dx, dw_ih, dw_hh, d
     np.dot(dh2.T, hs[:T].reshape(T * N, H), dw_hh)  # dw_hh = da_h.T @ h_prev
 
 
-_gates_rz = njit(**config.NUMBA_JIT_OPTIONS)(_gates_rz)  # called by the bodies below
-_candidate = njit(**config.NUMBA_JIT_OPTIONS)(_candidate)
+_reset_update_gates = njit(**config.NUMBA_JIT_OPTIONS)(_reset_update_gates)  # called by the bodies below
+_candidate_and_state = njit(**config.NUMBA_JIT_OPTIONS)(_candidate_and_state)
 _forward_jit = njit(**config.NUMBA_JIT_OPTIONS)(_forward)
 _backward_jit = njit(**config.NUMBA_JIT_OPTIONS)(_backward)
 
@@ -248,8 +258,10 @@ def gru_backward(dh, cache: GRUKernelCache):
     db_ih64 = np.zeros(3 * H, dtype=np.float64)
     db_hh64 = np.zeros(3 * H, dtype=np.float64)
     dh0 = np.zeros((N, H), dtype=x.dtype)
+    da_x = scratch("gru_da_x", (T, N, 3 * H), x.dtype)  # reused by the next call: workspace.py
+    da_h = scratch("gru_da_h", (T, N, 3 * H), x.dtype)
     _backward_jit(dh, x, hs, cache.gates, cache.a_hn, cache.w_ih, cache.w_hh, cache.use_loops,
-                  dx, dw_ih, dw_hh, db_ih64, db_hh64, dh0)
+                  da_x, da_h, dx, dw_ih, dw_hh, db_ih64, db_hh64, dh0)
     if not cache.has_bias:
         return dx, dh0, dw_ih, dw_hh, None, None
     return dx, dh0, dw_ih, dw_hh, db_ih64.astype(x.dtype), db_hh64.astype(x.dtype)

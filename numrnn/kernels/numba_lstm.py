@@ -48,8 +48,9 @@ import numpy as np
 from numba import njit
 
 from numrnn import config
-from numrnn.kernels.numba_math import sigmoid_grad, tanh, tanh_grad
+from numrnn.kernels.numba_math import gate_sigmoid, sigmoid_grad, tanh, tanh_grad
 from numrnn.kernels.numba_rnn import _small_matmul, use_loops_for
+from numrnn.kernels.workspace import scratch
 
 
 class LSTMKernelCache(NamedTuple):
@@ -69,39 +70,53 @@ class LSTMKernelCache(NamedTuple):
 
 
 # -- kernel bodies (plain Python; compiled below) ----------------------------------------
-# Each activation is applied by its own small function: Numba inlines tanh and sigmoid
-# into the function that calls them, and inlining one of them twice into the same
-# function makes Numba's internal checks print pages of NumbaIRAssumptionWarning.
-# The loops index row slices from 0 (``a[n, lo:hi]``, then ``range(len)``): an index
-# Numba cannot prove non-negative gets a wraparound test that stops LLVM vectorising
-# the activation (5.9 against 0.4 ns per float32 element, measured).
-# The gates' sigmoid is computed as sigmoid(v) = (1 + tanh(v/2)) / 2, an identity: in a
-# vectorised loop numba_math's tanh costs a third of its sigmoid (float32 0.48 against
-# 1.27 ns per element, float64 1.45 against 4.4), and the result differs from it by at
-# most one unit in the last place of 1/2 (absolute); three of the LSTM's four gates are
-# sigmoids. ``half`` is 0.5 in the arrays' dtype (a float literal would be float64).
-def _sigmoid_of_sum(a, r, lo, hi, half):
-    """``a[n, k] = sigmoid(a[n, k] + r[n, k])`` for k in [lo, hi); a, r (N, G)."""
-    for n in range(a.shape[0]):
-        an, rn = a[n, lo:hi], r[n, lo:hi]
-        for k in range(an.size):
-            an[k] = half + half * tanh(half * (an[k] + rn[k]))
+# A step makes four passes over its rows where the equations have seven operations
+# (bias add, three gate activations, c, tanh(c), m): each pass does everything that
+# touches the same elements while they are in registers. Each pass applies one
+# activation and is its own small function, and each indexes row slices from 0: both
+# for the reasons in numba_math's docstring (inlining an activation twice into one
+# function floods the compile with NumbaIRAssumptionWarning; an index Numba cannot prove
+# non-negative stops LLVM vectorising the loop). The gates' sigmoid is numba_math's
+# gate_sigmoid, 1/2 + 1/2 tanh(v/2): the cost of a tanh, within two ulps of 1/2.
+def _sigmoid_gates(gt, rec, bias, lo, hi):
+    """Gates i, f (columns [0, 2H)) or o ([3H, 4H)) of one step, in place.
+
+    ``gt[n, k] = sigmoid(gt[n, k] + rec[n, k] + bias[k])`` for k in [lo, hi): the input
+    part x_t @ w_ih.T, the recurrent part h_{t-1} @ w_hh.T and b_ih + b_hh. gt, rec (N, 4H).
+    """
+    b = bias[lo:hi]
+    for n in range(gt.shape[0]):
+        a, r = gt[n, lo:hi], rec[n, lo:hi]
+        for k in range(a.size):
+            a[k] = gate_sigmoid(a[k] + r[k] + b[k])
 
 
-def _tanh_of_sum(a, r, lo, hi):
-    """``a[n, k] = tanh(a[n, k] + r[n, k])`` for k in [lo, hi); a, r (N, G)."""
-    for n in range(a.shape[0]):
-        an, rn = a[n, lo:hi], r[n, lo:hi]
-        for k in range(an.size):
-            an[k] = tanh(an[k] + rn[k])
+def _cell_input(gt, rec, bias, c_prev, c_t):
+    """``g = tanh(pre-activation)`` in place in ``gt[:, 2H:3H]``, then ``c_t = f * c_{t-1} + i * g``.
+
+    gt, rec (N, 4H) with i and f already activated; c_prev, c_t (N, H).
+    """
+    H = c_t.shape[1]
+    b = bias[2 * H:3 * H]
+    for n in range(gt.shape[0]):
+        i, f, g, r = gt[n, :H], gt[n, H:2 * H], gt[n, 2 * H:3 * H], rec[n, 2 * H:3 * H]
+        cp, cn = c_prev[n], c_t[n]
+        for j in range(H):
+            gj = tanh(g[j] + r[j] + b[j])
+            g[j] = gj
+            cn[j] = f[j] * cp[j] + i[j] * gj  # c_t = f * c_{t-1} + i * g
 
 
-def _tanh_into(src, dst):
-    """``dst = tanh(src)`` for (N, H) arrays."""
-    for n in range(src.shape[0]):
-        s, d = src[n], dst[n]
-        for j in range(s.size):
-            d[j] = tanh(s[j])
+def _cell_output(gt, c_t, tanh_c, m):
+    """``tanh_c = tanh(c_t)`` (kept for the backward) and ``m_t = o * tanh(c_t)``; all (N, H)
+    but gt (N, 4H) with o activated."""
+    H = c_t.shape[1]
+    for n in range(gt.shape[0]):
+        o, cn, tc, mn = gt[n, 3 * H:], c_t[n], tanh_c[n], m[n]
+        for j in range(H):
+            t = tanh(cn[j])
+            tc[j] = t
+            mn[j] = o[j] * t  # m_t = o * tanh(c_t)
 
 
 def _forward(x, w_ih, w_hh_t, bias, w_hr_t, has_proj, use_loops, hs, cs, gates, tanh_c, ms):
@@ -114,33 +129,20 @@ def _forward(x, w_ih, w_hh_t, bias, w_hr_t, has_proj, use_loops, hs, cs, gates, 
     H = cs.shape[2]
     P = hs.shape[2]
     np.dot(x.reshape(T * N, D), w_ih.T, gates.reshape(T * N, 4 * H))  # input projection, one GEMM
-    rec = np.empty((N, 4 * H), dtype=x.dtype)  # b + h_{t-1} @ w_hh.T, reused every step
+    rec = np.empty((N, 4 * H), dtype=x.dtype)  # h_{t-1} @ w_hh.T, reused every step
+    zero_g = np.zeros(4 * H, dtype=x.dtype)
     zero_p = np.zeros(P, dtype=x.dtype)
-    half = np.full(1, 0.5, dtype=x.dtype)[0]
     for t in range(T):
         if use_loops:
-            _small_matmul(hs[t], w_hh_t, bias, rec)
+            _small_matmul(hs[t], w_hh_t, zero_g, rec)
         else:
             np.dot(hs[t], w_hh_t, rec)  # one BLAS call
-            for n in range(N):
-                for k in range(4 * H):
-                    rec[n, k] += bias[k]
         gt = gates[t]  # (N, 4H): x_t @ w_ih.T, overwritten by the gates i, f, g, o
-        _sigmoid_of_sum(gt, rec, 0, 2 * H, half)  # i, f
-        _tanh_of_sum(gt, rec, 2 * H, 3 * H)  # g
-        _sigmoid_of_sum(gt, rec, 3 * H, 4 * H, half)  # o
-        c_prev, c_t = cs[t], cs[t + 1]
-        for n in range(N):
-            i, f, g = gt[n, :H], gt[n, H:2 * H], gt[n, 2 * H:3 * H]
-            cp, cn = c_prev[n], c_t[n]
-            for j in range(H):
-                cn[j] = f[j] * cp[j] + i[j] * g[j]  # c_t = f * c_{t-1} + i * g
-        _tanh_into(c_t, tanh_c[t])
+        _sigmoid_gates(gt, rec, bias, 0, 2 * H)  # i, f
+        _sigmoid_gates(gt, rec, bias, 3 * H, 4 * H)  # o
+        _cell_input(gt, rec, bias, cs[t], cs[t + 1])  # g, c_t
         m = ms[t] if has_proj else hs[t + 1]  # (N, H)
-        for n in range(N):
-            o, tc, mn = gt[n, 3 * H:], tanh_c[t, n], m[n]
-            for j in range(H):
-                mn[j] = o[j] * tc[j]  # m_t = o * tanh(c_t)
+        _cell_output(gt, cs[t + 1], tanh_c[t], m)  # tanh(c_t), m_t
         if has_proj:  # h_t = m_t @ w_hr.T
             if use_loops:
                 _small_matmul(m, w_hr_t, zero_p, hs[t + 1])
@@ -149,9 +151,12 @@ def _forward(x, w_ih, w_hh_t, bias, w_hr_t, has_proj, use_loops, hs, cs, gates, 
 
 
 def _backward(dh, dc, x, hs, cs, gates, tanh_c, ms, w_ih, w_hh, w_hr, has_proj, use_loops,
-              dx, dw_ih, dw_hh, dw_hr, db64, dh0, dc0):
+              da, dhs, dx, dw_ih, dw_hh, dw_hr, db64, dh0, dc0):
     """BPTT: fills dx (T, N, D), dw_ih (4H, D), dw_hh (4H, P), dw_hr (P, H) (with a
     projection), db64 (4H,) float64, dh0 (N, P) and dc0 (N, H).
+
+    ``da`` (T, N, 4H) and ``dhs`` (T, N, P) with a projection, (0, N, P) without, are
+    scratch: every dL/d(pre-activations) and every dh_t (for dw_hr).
 
     ``dh`` (T, N, P) and ``dc`` (T, N, H) come from above only; the recurrence is added
     here. ``dh0`` and ``dc0`` must be zeros on entry: they carry dL/dh_t and dL/dc_t
@@ -160,8 +165,6 @@ def _backward(dh, dc, x, hs, cs, gates, tanh_c, ms, w_ih, w_hh, w_hr, has_proj, 
     T, N, P = dh.shape
     H = dc.shape[2]
     D = x.shape[2]
-    da = np.empty((T, N, 4 * H), dtype=dh.dtype)  # dL/d(pre-activations) for every step
-    dhs = np.empty((T if has_proj else 0, N, P), dtype=dh.dtype)  # every dh_t, for dw_hr
     dm = np.empty((N, H), dtype=dh.dtype)  # dL/dm_t
     zero_h = np.zeros(H, dtype=dh.dtype)
     zero_p = np.zeros(P, dtype=dh.dtype)
@@ -176,22 +179,27 @@ def _backward(dh, dc, x, hs, cs, gates, tanh_c, ms, w_ih, w_hh, w_hr, has_proj, 
                 _small_matmul(dht, w_hr, zero_h, dm)
             else:
                 np.dot(dht, w_hr, dm)
-        else:
+        else:  # dm = dh_t = dh[t] + dh_carry
             for n in range(N):
+                dmn, dhn, dhc = dm[n], dh[t, n], dh_carry[n]
                 for j in range(H):
-                    dm[n, j] = dh[t, n, j] + dh_carry[n, j]
+                    dmn[j] = dhn[j] + dhc[j]
         gt, dat, c_prev, tanh_ct = gates[t], da[t], cs[t], tanh_c[t]
+        # One pass per row: every gate gradient and dc_{t-1}. (Summing db in the same pass
+        # is slower: with four more arrays in the loop LLVM gives up vectorising it.)
         for n in range(N):
             i, f, g, o = gt[n, :H], gt[n, H:2 * H], gt[n, 2 * H:3 * H], gt[n, 3 * H:]
             di, df, dg, do = dat[n, :H], dat[n, H:2 * H], dat[n, 2 * H:3 * H], dat[n, 3 * H:]
             dmn, tc, cp, dcn, dcc = dm[n], tanh_ct[n], c_prev[n], dc[t, n], dc_carry[n]
             for j in range(H):
+                dmj = dmn[j]  # dL/dm_t
                 # dL/dc_t: from outside, from step t+1 (dc_carry) and through h_t
-                dct = dcn[j] + dcc[j] + tanh_grad(dmn[j] * o[j], tc[j])
-                do[j] = sigmoid_grad(dmn[j] * tc[j], o[j])  # gradients of the pre-activations
-                di[j] = sigmoid_grad(dct * g[j], i[j])
-                df[j] = sigmoid_grad(dct * cp[j], f[j])
-                dg[j] = tanh_grad(dct * i[j], g[j])
+                dct = dcn[j] + dcc[j] + tanh_grad(dmj * o[j], tc[j])
+                vo = sigmoid_grad(dmj * tc[j], o[j])  # gradients of the pre-activations
+                vi = sigmoid_grad(dct * g[j], i[j])
+                vf = sigmoid_grad(dct * cp[j], f[j])
+                vg = tanh_grad(dct * i[j], g[j])
+                di[j], df[j], dg[j], do[j] = vi, vf, vg, vo
                 dcc[j] = dct * f[j]  # the cell's gradient highway: dc_{t-1} = dc * f
         for n in range(N):  # db summed over the rows while they are at hand, in float64
             dan = dat[n]
@@ -211,9 +219,9 @@ def _backward(dh, dc, x, hs, cs, gates, tanh_c, ms, w_ih, w_hh, w_hr, has_proj, 
         np.dot(dhs.reshape(T * N, P).T, ms.reshape(T * N, H), dw_hr)  # dw_hr = dH.T @ m
 
 
-_sigmoid_of_sum = njit(**config.NUMBA_JIT_OPTIONS)(_sigmoid_of_sum)  # called by the bodies below
-_tanh_of_sum = njit(**config.NUMBA_JIT_OPTIONS)(_tanh_of_sum)
-_tanh_into = njit(**config.NUMBA_JIT_OPTIONS)(_tanh_into)
+_sigmoid_gates = njit(**config.NUMBA_JIT_OPTIONS)(_sigmoid_gates)  # called by the bodies below
+_cell_input = njit(**config.NUMBA_JIT_OPTIONS)(_cell_input)
+_cell_output = njit(**config.NUMBA_JIT_OPTIONS)(_cell_output)
 _forward_jit = njit(**config.NUMBA_JIT_OPTIONS)(_forward)
 _backward_jit = njit(**config.NUMBA_JIT_OPTIONS)(_backward)
 
@@ -306,8 +314,10 @@ def lstm_backward(dh, dc, cache: LSTMKernelCache):
     dh0 = np.zeros((N, P), dtype=dtype)
     dc0 = np.zeros((N, H), dtype=dtype)
     w_hr = cache.w_hr if has_proj else np.zeros((0, 0), dtype=dtype)
+    da = scratch("lstm_da", (T, N, 4 * H), dtype)  # reused by the next call: workspace.py
+    dhs = scratch("lstm_dhs", (T if has_proj else 0, N, P), dtype)
     _backward_jit(dh, dc, x, hs, cs, cache.gates, cache.tanh_c, cache.ms, cache.w_ih, cache.w_hh,
-                  w_hr, has_proj, cache.use_loops, dx, dw_ih, dw_hh, dw_hr, db64, dh0, dc0)
+                  w_hr, has_proj, cache.use_loops, da, dhs, dx, dw_ih, dw_hh, dw_hr, db64, dh0, dc0)
     db = db64.astype(dtype) if cache.has_bias else None
     return (dx, dh0, dc0, dw_ih, dw_hh, db, None if db is None else db.copy(),
             dw_hr if has_proj else None)

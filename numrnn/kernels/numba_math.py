@@ -28,8 +28,8 @@ of the bit trick on the exponent field that Numba cannot express). Then
 Dtypes are explicit. In Numba, like in NumPy, ``1.0 - y * y`` with a float32 ``y``
 is float64 (the literal is a float64), so every function has a float32 and a float64
 body with constants of that dtype, and the generic names (:func:`tanh`,
-:func:`sigmoid`, :func:`tanh_grad`, :func:`sigmoid_grad`, :func:`relu`,
-:func:`relu_grad`) pick the body from the argument's type when Numba compiles the
+:func:`sigmoid`, :func:`gate_sigmoid`, :func:`tanh_grad`, :func:`sigmoid_grad`,
+:func:`relu`, :func:`relu_grad`) pick the body from the argument's type when Numba compiles the
 caller (``numba.extending.overload``). Called from Python (or with
 ``NUMBA_DISABLE_JIT=1``) the same names run the same bodies on NumPy scalars.
 
@@ -37,7 +37,27 @@ For kernel writers (``numba_rnn.py``, ``numba_lstm.py``, ``numba_gru.py``): call
 scalar functions inside the innermost loop over contiguous memory, e.g.
 ``for i in range(H): h[n, i] = tanh(a[n, i])``; Numba inlines them and LLVM
 vectorises the loop. The array helpers :func:`tanh_inplace` and
-:func:`sigmoid_inplace` do exactly that for a whole array.
+:func:`sigmoid_inplace` do exactly that for a whole array. Two traps, both measured:
+
+* Index the loop from 0 (``r = a[n, lo:hi]``, then ``for k in range(r.size)``). A loop
+  ``for k in range(lo, hi): a[k] = tanh(a[k])`` is not vectorised: Numba cannot prove
+  ``k`` non-negative and adds a wraparound test (float32: 5.9 against 0.4 ns per element).
+* Call each of these functions at most once per compiled function. Numba inlines them
+  into the caller's IR; inlining the same one twice (two loops ``a[i] = tanh(a[i])`` in
+  one function, or ``tanh`` and :func:`gate_sigmoid`, which calls it) makes Numba print
+  pages of ``NumbaIRAssumptionWarning: variable ... is not in scope`` at compile time
+  (harmless: the results are right). Give each activation loop its own small function.
+
+:func:`gate_sigmoid` is the cheap sigmoid for the gates of the LSTM and GRU kernels:
+``1/2 + 1/2 tanh(x/2)``, as fast as :func:`tanh` (a third of the cost of the full-range
+:func:`sigmoid` in a vectorised loop: float32 0.48 against 1.27 ns per element, float64
+1.45 against 4.4). Its absolute error is within two ulps of 1/2 (measured: 1.73, both
+dtypes; that is 6e-8 in float32, 1.1e-16 in float64, and also its error in ulps of the
+result when the result is 1/2 or more); in the far negative tail, where the exact value is far below 1/2,
+the relative accuracy is lost (sigmoid(-40) = 4e-18 comes out as 0 in float64). That is
+fine for a gate, whose value multiplies O(1) quantities: an error of 1e-16 (float64) or
+6e-8 (float32) in a product with an O(1) state is an error of that size in the state.
+Use :func:`sigmoid` where the small values themselves matter (a probability, a loss).
 """
 
 from __future__ import annotations
@@ -229,6 +249,19 @@ def sigmoid_f32(x):
     return v if x == x else x
 
 
+# -- the gates' sigmoid: 1/2 + 1/2 tanh(x/2) ---------------------------------------------
+@njit(**_JIT)
+def gate_sigmoid_f64(x):
+    """``0.5 + 0.5 * tanh(0.5 * x)`` of a float64 (absolute error within two ulps of 1/2)."""
+    return _HALF_64 + _HALF_64 * tanh_f64(_HALF_64 * x)
+
+
+@njit(**_JIT)
+def gate_sigmoid_f32(x):
+    """float32 twin of :func:`gate_sigmoid_f64`."""
+    return _HALF_32 + _HALF_32 * tanh_f32(_HALF_32 * x)
+
+
 # -- derivatives from the saved output, dtype kept ---------------------------------------
 @njit(**_JIT)
 def tanh_grad_f64(dy, y):
@@ -290,6 +323,11 @@ def sigmoid(x):
     return sigmoid_f32(x) if _is_f32(x) else sigmoid_f64(x)
 
 
+def gate_sigmoid(x):
+    """``1/2 + 1/2 tanh(x/2)``: the sigmoid at the cost of a tanh, for gates (module docstring)."""
+    return gate_sigmoid_f32(x) if _is_f32(x) else gate_sigmoid_f64(x)
+
+
 def relu(x):
     """``max(x, 0)`` in the dtype of ``x``."""
     return relu_f32(x) if _is_f32(x) else relu_f64(x)
@@ -325,6 +363,12 @@ def _tanh_overload(x):
 @overload(sigmoid, inline="always")
 def _sigmoid_overload(x):
     f = {32: sigmoid_f32, 64: sigmoid_f64}.get(_float_bits(x))
+    return None if f is None else (lambda x: f(x))
+
+
+@overload(gate_sigmoid, inline="always")
+def _gate_sigmoid_overload(x):
+    f = {32: gate_sigmoid_f32, 64: gate_sigmoid_f64}.get(_float_bits(x))
     return None if f is None else (lambda x: f(x))
 
 
@@ -368,4 +412,13 @@ def sigmoid_inplace(a):
     flat = a.reshape(-1)
     for i in range(flat.size):
         flat[i] = sigmoid(flat[i])
+    return a
+
+
+@njit(**_JIT)
+def gate_sigmoid_inplace(a):
+    """``a[...] = gate_sigmoid(a)`` for a contiguous float array of any shape; returns ``a``."""
+    flat = a.reshape(-1)
+    for i in range(flat.size):
+        flat[i] = gate_sigmoid(flat[i])
     return a

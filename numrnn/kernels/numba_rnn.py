@@ -46,6 +46,7 @@ from numba import njit
 from numrnn import config
 from numrnn.functional.activations import check_nonlinearity
 from numrnn.kernels.numba_math import relu, relu_grad, tanh, tanh_grad
+from numrnn.kernels.workspace import scratch
 
 
 class RNNKernelCache(NamedTuple):
@@ -128,8 +129,10 @@ def _forward(x, w_ih, w_hh_t, bias, hs, is_relu, use_loops):
                     at[n, i] = tanh(at[n, i] + rec[n, i])
 
 
-def _backward(dh, x, hs, w_ih, w_hh, is_relu, use_loops, dx, dw_ih, dw_hh, db64, dh0):
+def _backward(dh, x, hs, w_ih, w_hh, is_relu, use_loops, da, dx, dw_ih, dw_hh, db64, dh0):
     """BPTT: fills dx (T, N, D), dw_ih (H, D), dw_hh (H, H), db64 (H,) float64, dh0 (N, H).
+
+    ``da`` (T, N, H) is scratch for dL/da_t of every step.
 
     db64 (zeros on entry) is the bias gradient, summed in float64 over all T*N rows.
 
@@ -138,7 +141,6 @@ def _backward(dh, x, hs, w_ih, w_hh, is_relu, use_loops, dx, dw_ih, dw_hh, db64,
     """
     T, N, H = dh.shape
     D = x.shape[2]
-    da = np.empty_like(dh)  # (T, N, H) dL/da_t for every step
     zero_h = np.zeros(H, dtype=dh.dtype)
     carry = dh0  # (N, H)
     for t in range(T - 1, -1, -1):
@@ -242,8 +244,9 @@ def rnn_backward(dh, cache: RNNKernelCache):
     dw_hh = np.empty_like(cache.w_hh)
     db64 = np.zeros(H, dtype=np.float64)
     dh0 = np.zeros((N, H), dtype=x.dtype)
+    da = scratch("rnn_da", (T, N, H), x.dtype)  # reused by the next call: workspace.py
     _backward_jit(dh, x, hs, cache.w_ih, cache.w_hh, cache.nonlinearity == "relu", cache.use_loops,
-                  dx, dw_ih, dw_hh, db64, dh0)
+                  da, dx, dw_ih, dw_hh, db64, dh0)
     if not cache.has_bias:
         return dx, dh0, dw_ih, dw_hh, None, None
     db = db64.astype(x.dtype)

@@ -71,9 +71,31 @@ def test_sigmoid_special_values(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_gate_sigmoid_is_within_two_ulps_of_one_half_absolute(dtype):
+    """gate_sigmoid = 1/2 + 1/2 tanh(x/2): absolute accuracy only (measured 1.73 ulps of 1/2)."""
+    x = np.concatenate([np.linspace(-60, 60, POINTS), np.linspace(-5, 5, POINTS // 4)]).astype(dtype)
+    got = nm.gate_sigmoid_inplace(x.copy())
+    assert got.dtype == dtype
+    ref = 1 / (1 + np.exp(-x.astype(np.longdouble)))
+    err = np.abs(got.astype(np.longdouble) - ref) / np.spacing(dtype(0.5))
+    assert err.max() <= 2.0
+    exact = nm.sigmoid_inplace(x.copy()).astype(np.longdouble)  # the full-range one
+    assert (np.abs(got - exact) / np.spacing(dtype(0.5))).max() <= 2.0
+    # what it gives up: relative accuracy far in the negative tail (the exact one keeps it)
+    assert nm.gate_sigmoid(dtype(-60)) == 0 and nm.sigmoid(dtype(-60)) > 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gate_sigmoid_special_values(dtype):
+    x = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, 1e4, -1e4], dtype=dtype)
+    np.testing.assert_array_equal(nm.gate_sigmoid_inplace(x.copy()), [1, 0, np.nan, 0.5, 0.5, 1, 0])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_python_side_names_match_compiled(dtype):
     x = np.linspace(-12, 12, 101).astype(dtype)
-    for scalar, inplace in ((nm.tanh, nm.tanh_inplace), (nm.sigmoid, nm.sigmoid_inplace)):
+    for scalar, inplace in ((nm.tanh, nm.tanh_inplace), (nm.sigmoid, nm.sigmoid_inplace),
+                            (nm.gate_sigmoid, nm.gate_sigmoid_inplace)):
         np.testing.assert_array_equal(np.array([scalar(v) for v in x], dtype=dtype), inplace(x.copy()))
     np.testing.assert_array_equal([nm.relu(v) for v in x], np.maximum(x, 0))
     y, dy = np.tanh(x), np.cos(x).astype(dtype)
@@ -85,7 +107,8 @@ def test_python_side_names_match_compiled(dtype):
 
 
 @pytest.mark.skipif(JIT_OFF, reason="compiled types only exist with the JIT on")
-@pytest.mark.parametrize("name", ["tanh", "sigmoid", "relu", "tanh_grad", "sigmoid_grad", "relu_grad"])
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "gate_sigmoid", "relu", "tanh_grad", "sigmoid_grad",
+                                  "relu_grad"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_compiled_functions_keep_the_dtype(name, dtype):
     """``1.0 - y*y`` would be float64 for a float32 y in Numba: the overloads keep float32."""
@@ -97,7 +120,8 @@ def test_compiled_functions_keep_the_dtype(name, dtype):
     else:
         g = numba.njit(lambda a: f(a))
         args = (dtype(0.5),)
-        want = {"tanh": np.tanh(0.5), "sigmoid": 1 / (1 + np.exp(-0.5)), "relu": 0.5}[name]
+        s = 1 / (1 + np.exp(-0.5))
+        want = {"tanh": np.tanh(0.5), "sigmoid": s, "gate_sigmoid": s, "relu": 0.5}[name]
     got = g(*args)
     assert g.nopython_signatures[0].return_type == numba.from_dtype(np.dtype(dtype))
     assert got == pytest.approx(want, rel=1e-6)

@@ -9,10 +9,10 @@ Forward, one call per layer and direction::
 
     gates = x @ w_ih.T                         one GEMM over all T*N rows      (T*N, 3H)
     for t in range(T):                         the only sequential part, compiled
-        a_h = b_hh + h_{t-1} @ w_hh.T          hand-written loop (N = 1) or one BLAS call
-        r, z = sigmoid(gates[t] + b_ih + a_h)  for the first 2H columns, in place
-        n    = tanh(gates[t] + b_ih + r * a_h)   for the last H columns
-        h_t  = (1 - z) * n + z * h_{t-1}
+        a_h = h_{t-1} @ w_hh.T                 hand-written loop (N = 1) or one BLAS call
+        r, z = sigmoid(gates[t] + a_h + b_ih + b_hh)   first 2H columns, in place: one pass
+        n    = tanh(gates[t] + b_in + r * (a_h + b_hn))   last H columns, and in the same
+        h_t  = (1 - z) * n + z * h_{t-1}                  pass h_t: two passes per step
 
 Every buffer is made before the loop: ``hs`` (T+1, N, H) holds h0 and then every h_t
 (the returned h is the view ``hs[1:]``, and ``hs[:-1]`` is every h_{t-1} as one matrix),
@@ -153,6 +153,8 @@ def _backward(dh, x, hs, gates, a_hn, w_ih, w_hh, use_loops, da_x, da_h, dx, dw_
                 daz[j] = sigmoid_grad(d * (hp[j] - c[j]), z[j])
                 dar[j] = sigmoid_grad(dan[j] * ah[j], r[j])
                 dd[j] = d * z[j]
+            # A second loop, not the same one: with seven outputs in one loop LLVM stops
+            # vectorising it (S3 float32 backward: 10.0 against 6.2 us per step, measured).
             hr, hz, hn = dht[n, :H], dht[n, H:2 * H], dht[n, 2 * H:]
             for j in range(H):
                 hr[j] = dar[j]

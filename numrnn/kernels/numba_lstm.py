@@ -8,9 +8,10 @@ Forward, one call per layer and direction::
 
     gates = x @ w_ih.T                         one GEMM over all T*N rows      (T*N, 4H)
     for t in range(T):                         the only sequential part, compiled
-        rec = b + h_{t-1} @ w_hh.T             hand-written loop (N = 1) or one BLAS call
-        i, f, g, o = sig, sig, tanh, sig of gates[t] + rec    in place, vectorised tanh
-        c_t = f * c_{t-1} + i * g;  m_t = o * tanh(c_t)
+        rec = h_{t-1} @ w_hh.T                 hand-written loop (N = 1) or one BLAS call
+        i, f, o = sigmoid(gates[t] + rec + b)  in place (two passes: i and f, then o)
+        g = tanh(gates[t] + rec + b);  c_t = f * c_{t-1} + i * g          one pass
+        m_t = o * tanh(c_t)                                                one pass
         h_t = m_t   (or m_t @ w_hr.T with proj_size: loop or BLAS again)
 
 Every buffer is made before the loop: ``hs`` (T+1, N, P) and ``cs`` (T+1, N, H) hold

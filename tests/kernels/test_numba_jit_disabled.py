@@ -13,7 +13,9 @@ import pytest
 pytest.importorskip("numba")
 
 ROOT = Path(__file__).resolve().parents[2]
-FILES = ["tests/kernels/test_numba_math.py", "tests/kernels/test_numba_rnn.py"]
+FILES = ["tests/kernels/test_numba_math.py", "tests/kernels/test_numba_rnn.py",
+         "tests/kernels/test_numba_lstm.py", "tests/kernels/test_numba_gru.py",
+         "tests/kernels/test_workspace.py"]
 
 
 def test_kernel_tests_pass_with_the_jit_disabled():

@@ -19,24 +19,24 @@ import numrnn as nr  # noqa: E402
 from numrnn import backend as backend_mod  # noqa: E402
 from numrnn.functional import lstm as ref  # noqa: E402
 from numrnn.kernels import numba_lstm as nb  # noqa: E402
+from tests.kernels.kernel_checks import (  # noqa: E402
+    DTYPES,
+    JIT_OFF,
+    SHAPES,
+    TOL,
+    assert_results_match,
+    assert_unchanged,
+    copies,
+    uniform,
+)
 from tests.torch_oracle import max_rel  # noqa: E402
-
-JIT_OFF = bool(numba.config.DISABLE_JIT)
-TOL = {np.float64: 1e-10, np.float32: 1e-5}
-DTYPES = [np.float64, np.float32]
-# (T, N, D, H): one step, one sequence, H not a multiple of the vector width, wide H, ...
-SHAPES = [(1, 1, 3, 4), (6, 1, 5, 7), (5, 3, 4, 6)] if JIT_OFF else [
-    (1, 1, 3, 4), (6, 1, 5, 7), (5, 3, 4, 6), (9, 4, 8, 33), (7, 2, 16, 64), (3, 5, 3, 130)]
 
 
 def _layer_args(rng, T, N, D, H, P, dtype, bias):
     """x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr for one layer (P = 0: no projection)."""
     Po = P or H
 
-    def u(*shape):
-        k = 1 / np.sqrt(H)
-        return rng.uniform(-k, k, shape).astype(dtype)
-
+    u = uniform(rng, H, dtype)
     x = rng.standard_normal((T, N, D)).astype(dtype)
     h0 = rng.standard_normal((N, Po)).astype(dtype)
     c0 = rng.standard_normal((N, H)).astype(dtype)
@@ -52,7 +52,7 @@ def _layer_args(rng, T, N, D, H, P, dtype, bias):
 def test_kernel_matches_reference(rng, dtype, shape, bias, proj, use_loops):
     T, N, D, H = shape
     args = _layer_args(rng, T, N, D, H, proj, dtype, bias)
-    before = [None if a is None else a.copy() for a in args]
+    before = copies(args)
     h_ref, c_ref, cache_ref = ref.lstm_forward(*args)
     h, c, cache = nb.lstm_forward(*args, use_loops=use_loops)
     assert h.shape == (T, N, proj or H) and c.shape == (T, N, H) and h.dtype == c.dtype == dtype
@@ -64,16 +64,8 @@ def test_kernel_matches_reference(rng, dtype, shape, bias, proj, use_loops):
     got = nb.lstm_backward(dh, dc, cache)
     want = ref.lstm_backward(dh, dc, cache_ref)
     names = ["dx", "dh0", "dc0", "dw_ih", "dw_hh", "db_ih", "db_hh", "dw_hr"]
-    for name, g, w in zip(names, got, want, strict=True):
-        if w is None:
-            assert g is None, name
-            continue
-        assert g.shape == w.shape and g.dtype == dtype, name
-        assert max_rel(g, w) <= TOL[dtype], name
-    # the kernel modifies none of its inputs
-    for a, b in zip(args + (dh, dc), before + list(upstream)):
-        if a is not None:
-            np.testing.assert_array_equal(a, b)
+    assert_results_match(names, got, want, dtype)
+    assert_unchanged(args + (dh, dc), before + list(upstream))
 
 
 def test_weights_are_not_cached_between_calls(rng):

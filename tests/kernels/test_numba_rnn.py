@@ -18,24 +18,26 @@ import numrnn as nr  # noqa: E402
 from numrnn import backend as backend_mod  # noqa: E402
 from numrnn.functional import rnn as ref  # noqa: E402
 from numrnn.kernels import numba_rnn as nb  # noqa: E402
+from tests.kernels.kernel_checks import (  # noqa: E402
+    DTYPES,
+    JIT_OFF,
+    SHAPES,
+    TOL,
+    assert_results_match,
+    assert_unchanged,
+    copies,
+    uniform,
+)
 from tests.torch_oracle import max_rel  # noqa: E402
-
-JIT_OFF = bool(numba.config.DISABLE_JIT)
-TOL = {np.float64: 1e-10, np.float32: 1e-5}
-DTYPES = [np.float64, np.float32]
-# (T, N, D, H): one step, one sequence, H not a multiple of the vector width, ...
-SHAPES = [(1, 1, 3, 4), (6, 1, 5, 7), (5, 3, 4, 6)] if JIT_OFF else [
-    (1, 1, 3, 4), (6, 1, 5, 7), (5, 3, 4, 6), (9, 4, 8, 33), (12, 2, 16, 64), (4, 5, 3, 130)]
 
 
 def _layer_args(rng, T, N, D, H, dtype, bias):
+    """x, h0, w_ih, w_hh, b_ih, b_hh for one layer."""
+    u = uniform(rng, H, dtype)
     x = rng.standard_normal((T, N, D)).astype(dtype)
     h0 = rng.standard_normal((N, H)).astype(dtype)
-    k = 1 / np.sqrt(H)
-    w_ih = rng.uniform(-k, k, (H, D)).astype(dtype)
-    w_hh = rng.uniform(-k, k, (H, H)).astype(dtype)
-    b = [rng.uniform(-k, k, H).astype(dtype) for _ in range(2)] if bias else [None, None]
-    return x, h0, w_ih, w_hh, b[0], b[1]
+    b = (u(H), u(H)) if bias else (None, None)
+    return x, h0, u(H, D), u(H, H), b[0], b[1]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -46,7 +48,7 @@ def _layer_args(rng, T, N, D, H, dtype, bias):
 def test_kernel_matches_reference(rng, dtype, shape, nonlinearity, bias, use_loops):
     T, N, D, H = shape
     args = _layer_args(rng, T, N, D, H, dtype, bias)
-    before = [None if a is None else a.copy() for a in args]
+    before = copies(args)
     h_ref, cache_ref = ref.rnn_forward(*args, nonlinearity=nonlinearity)
     h, cache = nb.rnn_forward(*args, nonlinearity=nonlinearity, use_loops=use_loops)
     assert h.shape == (T, N, H) and h.dtype == dtype
@@ -56,16 +58,8 @@ def test_kernel_matches_reference(rng, dtype, shape, nonlinearity, bias, use_loo
     dh_before = dh.copy()
     got = nb.rnn_backward(dh, cache)
     want = ref.rnn_backward(dh, cache_ref)
-    for name, g, w in zip(["dx", "dh0", "dw_ih", "dw_hh", "db_ih", "db_hh"], got, want):
-        if w is None:
-            assert g is None, name
-            continue
-        assert g.shape == w.shape and g.dtype == dtype, name
-        assert max_rel(g, w) <= TOL[dtype], name
-    # the kernel does not modify its inputs
-    for a, b in zip(args + (dh,), before + [dh_before]):
-        if a is not None:
-            np.testing.assert_array_equal(a, b)
+    assert_results_match(["dx", "dh0", "dw_ih", "dw_hh", "db_ih", "db_hh"], got, want, dtype)
+    assert_unchanged(args + (dh,), before + [dh_before])
 
 
 def test_weights_are_not_cached_between_calls(rng):

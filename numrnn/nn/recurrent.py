@@ -351,6 +351,10 @@ class RecurrentBase(Module):
             else:
                 layer_in = layer_out
         out = layer_in  # (T, N, D*P)
+        if self.num_directions == 1 and valid is None:
+            # out is then the kernel's own buffer, which its cache still reads: hand the
+            # caller a copy, so that writing into out cannot corrupt the backward
+            out = out.copy()
         states_n = tuple(xp.stack(f) for f in finals)  # (L*D, N, size) each
 
         self.last_backend, self.last_kernels = backend, ops.__name__

@@ -242,3 +242,21 @@ def test_repr():
     rnn = nr.RNN(3, 4, num_layers=2, bidirectional=True)
     assert repr(rnn) == "RNN(3, 4, num_layers=2, bidirectional=True)"
     assert repr(nr.RNNCell(3, 4, bias=False)) == "RNNCell(3, 4, bias=False)"
+
+
+@pytest.mark.parametrize("cls", [nr.RNN, nr.LSTM, nr.GRU])
+@pytest.mark.parametrize("backend", ["numpy", "auto"])
+@pytest.mark.parametrize("batched", [True, False])
+def test_writing_into_out_does_not_change_the_backward(cls, backend, batched, rng):
+    """The caller owns ``out``: scaling it in place must not corrupt the saved states."""
+    m = cls(3, 4, dtype=np.float64, backend=backend, seed=0)
+    x = rng.standard_normal((5, 2, 3) if batched else (5, 3))
+    dout = rng.standard_normal((5, 2, 4) if batched else (5, 4))
+    out, _ = m(x)
+    clean = [g.copy() for g in m.backward(dout)[:1]] + [v.copy() for v in m.grads.values()]
+    m.zero_grad()
+    out, _ = m(x)
+    out *= 100.0
+    dirty = list(m.backward(dout)[:1]) + list(m.grads.values())
+    for a, b in zip(clean, dirty):
+        np.testing.assert_array_equal(a, b)

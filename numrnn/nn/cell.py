@@ -108,7 +108,8 @@ class CellBase(Module):
         states = self._states_in(state, x2.shape[0], batched, "", xp)
         new, cache = self._step(x2, states)
         self._cache = (cache, batched, x2.shape[0])
-        return self._states_out(new, batched)
+        # copies: the step's cache holds the new state, and the caller may write into it
+        return self._states_out(tuple(s.copy() for s in new), batched)
 
     def backward(self, dstate):
         """dL/d(new state) in, ``(dx, dL/d(old state))`` out; parameter gradients are

@@ -260,3 +260,16 @@ def test_writing_into_out_does_not_change_the_backward(cls, backend, batched, rn
     dirty = list(m.backward(dout)[:1]) + list(m.grads.values())
     for a, b in zip(clean, dirty):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("cls", [nr.RNNCell, nr.GRUCell])
+def test_writing_into_a_cells_output_does_not_change_its_backward(cls, rng):
+    cell = cls(3, 4, dtype=np.float64, seed=0)
+    x, dh1 = rng.standard_normal((2, 3)), rng.standard_normal((2, 4))
+    cell(x)
+    clean = cell.backward(dh1)
+    h1 = cell(x)
+    h1 *= 100.0
+    dirty = cell.backward(dh1)
+    for a, b in zip(clean, dirty):
+        np.testing.assert_array_equal(a, b)

@@ -72,6 +72,11 @@ from numba import njit, types
 from numba.extending import overload
 
 from numrnn.config import NUMBA_JIT_OPTIONS
+from numrnn.kernels import numba_cache
+
+# Before any kernel is decorated (every numba_*.py imports this file first): cached
+# compiled code is invalidated by an edit to any kernel source, not only its own.
+numba_cache.register()
 
 # -- constants, one set per dtype ------------------------------------------------------
 # ln 2 = LN2_HI + LN2_LO with LN2_HI short enough that k * LN2_HI is exact.

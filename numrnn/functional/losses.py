@@ -17,6 +17,18 @@ from __future__ import annotations
 from numrnn.backend import get_array_module
 
 
+def _float_input(a, name: str, owner: str):
+    """``a`` as an array (lists accepted) that must hold floats: a loss differentiates it."""
+    xp = get_array_module(a)
+    try:
+        a = xp.asarray(a)
+    except (TypeError, ValueError) as exc:  # ragged lists and the like
+        raise TypeError(f"{owner}: {name} must be an array of floats; got {type(a).__name__}") from exc
+    if a.dtype.kind != "f":
+        raise TypeError(f"{owner}: {name} must hold floats (float32 or float64); got dtype {a.dtype}")
+    return a
+
+
 def log_softmax(z, axis: int = -1):
     """``z - logsumexp(z)`` along ``axis``, stable for large logits."""
     xp = get_array_module(z)
@@ -46,6 +58,7 @@ def cross_entropy(logits, targets, ignore_index: int = -100, mask=None):
     loss : float, mean over counted positions.
     dlogits : (..., C) gradient of ``loss`` with respect to ``logits``.
     """
+    logits = _float_input(logits, "logits", "cross_entropy")
     xp = get_array_module(logits)
     targets = xp.asarray(targets)
     if logits.ndim < 1 or targets.shape != logits.shape[:-1]:
@@ -80,14 +93,24 @@ def cross_entropy(logits, targets, ignore_index: int = -100, mask=None):
 
 
 def mse_loss(pred, target):
-    """Mean squared error ``mean((pred - target)**2)`` and its gradient (shapes equal)."""
+    """Mean squared error ``mean((pred - target)**2)`` and its gradient (shapes equal).
+
+    ``pred`` must hold floats; ``target`` may be any numeric array-like and is cast to
+    ``pred``'s dtype (it is not differentiated), so ``dpred`` has ``pred``'s dtype.
+    """
+    pred = _float_input(pred, "pred", "mse_loss")
     xp = get_array_module(pred)
-    target = xp.asarray(target)
+    try:
+        target = xp.asarray(target)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"mse_loss: target must be a numeric array; got {type(target).__name__}") from exc
+    if target.dtype.kind not in "biuf":
+        raise TypeError(f"mse_loss: target must be numeric; got dtype {target.dtype}")
     if pred.shape != target.shape:
         raise ValueError(
             f"mse_loss: target must have the shape of pred {tuple(pred.shape)}; got {tuple(target.shape)}"
         )
-    diff = pred - target
+    diff = pred - target.astype(pred.dtype, copy=False)
     loss = float((diff * diff).mean())
     return loss, (2.0 / diff.size) * diff
 

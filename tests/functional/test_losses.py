@@ -93,3 +93,27 @@ def test_bad_inputs():
         nr.cross_entropy(z, np.zeros(4, dtype=int), mask=np.ones(3))
     with pytest.raises(ValueError, match="shape of pred"):
         nr.mse_loss(np.zeros((2, 1)), np.zeros(2))
+
+
+@pytest.mark.parametrize("target", [np.zeros((3, 2)), np.zeros((3, 2), dtype=np.int64), [[0.0, 1.0]] * 3])
+def test_mse_gradient_has_the_dtype_of_pred(target):
+    pred = np.ones((3, 2), dtype=np.float32)
+    loss, dpred = nr.mse_loss(pred, target)
+    assert dpred.dtype == np.float32
+    np.testing.assert_allclose(loss, np.mean((1.0 - np.asarray(target, np.float64)) ** 2), rtol=1e-6)
+
+
+def test_mse_accepts_a_list_pred_and_refuses_bad_ones():
+    loss, dpred = nr.mse_loss([1.0, 3.0], [0.0, 1.0])
+    assert loss == pytest.approx(2.5) and dpred.tolist() == [1.0, 2.0]
+    with pytest.raises(TypeError, match="pred must hold floats"):
+        nr.mse_loss(np.array([1, 2]), np.array([1.0, 2.0]))
+    with pytest.raises(TypeError, match="target must be numeric"):
+        nr.mse_loss(np.ones(2), np.array(["a", "b"]))
+
+
+def test_cross_entropy_accepts_list_logits_and_refuses_integer_ones():
+    loss, dz = nr.cross_entropy([[0.0, 0.0]], [1])
+    assert loss == pytest.approx(np.log(2)) and dz.dtype == np.float64
+    with pytest.raises(TypeError, match="logits must hold floats"):
+        nr.cross_entropy(np.array([[1, 2]]), np.array([0]))

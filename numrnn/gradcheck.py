@@ -153,16 +153,27 @@ def _as_float64(obj):
     return np.array(obj, dtype=np.float64, copy=True)
 
 
-def _random_like(obj, rng):
-    if obj is None:
-        return None
-    if isinstance(obj, (tuple, list)):
-        return tuple(_random_like(o, rng) for o in obj)
-    return 0.5 * rng.standard_normal(np.shape(obj))
+def _has_missing(state) -> bool:
+    """Whether ``state`` (an array, a tuple such as (h0, c0), or None) lacks an entry."""
+    if isinstance(state, (tuple, list)):
+        return any(s is None for s in state)
+    return state is None
 
 
-def _compare(name, array, analytic, f, eps, tol, rng, full_max, samples, directions):
-    """Compare ``analytic`` with central differences of ``f`` perturbing ``array`` in place."""
+def _fill_missing(state, like, rng):
+    """``state`` with every missing entry drawn at random, shaped like its gradient in ``like``."""
+    if isinstance(like, (tuple, list)):
+        given = state if isinstance(state, (tuple, list)) else (None,) * len(like)
+        return tuple(_fill_missing(s, g, rng) for s, g in zip(given, like))
+    return 0.5 * rng.standard_normal(np.shape(like)) if state is None else state
+
+
+def _compare(name, array, analytic, f, eps, tol, rng, full_max, samples, directions, exempt=None):
+    """Compare ``analytic`` with central differences of ``f`` perturbing ``array`` in place.
+
+    ``exempt`` (a bool mask shaped like ``array``, or None) marks entries whose gradient
+    is zero by the layer's definition (an embedding's padding row): they are skipped.
+    """
     analytic = np.asarray(analytic, dtype=np.float64)
     if analytic.shape != array.shape:
         return TensorCheck(name, array.shape, "shape", 0, np.inf,
@@ -174,7 +185,8 @@ def _compare(name, array, analytic, f, eps, tol, rng, full_max, samples, directi
     # tensor's scale instead of their own.
     floor = max(1e-8, SCALE_FLOOR * float(np.abs(analytic).max(initial=0.0)))
     full = array.size <= full_max
-    idx = np.arange(array.size) if full else rng.choice(array.size, size=samples, replace=False)
+    allowed = np.flatnonzero(~exempt.reshape(-1)) if exempt is not None else np.arange(array.size)
+    idx = allowed if full else rng.choice(allowed, size=min(samples, allowed.size), replace=False)
     errs, where = [], []
     for i in idx:
         old = flat[i]
@@ -189,6 +201,8 @@ def _compare(name, array, analytic, f, eps, tol, rng, full_max, samples, directi
     if not full:
         for k in range(directions):
             v = rng.standard_normal(array.shape)
+            if exempt is not None:
+                v[exempt] = 0
             v /= np.linalg.norm(v)
             old = array.copy()
             array += eps * v
@@ -218,9 +232,10 @@ def check_gradients(module, x, h0=None, *, eps: float = 1e-5, tol: float | None 
     module : a numrnn module. It is not modified: a deep copy is cast to float64.
     x : the input (any layout the module accepts); integer inputs (token ids) are
         passed as they are and not checked.
-    h0 : initial state (an array, or a tuple such as (h0, c0)). With ``None`` a
-        random state is drawn for a module that takes one (its shape read from the
-        gradient ``backward`` returns), so that its gradient is checked too.
+    h0 : initial state (an array, or a tuple such as (h0, c0)). Where it is ``None``
+        (or an entry of the tuple is), a random state is drawn for a module that takes
+        one (its shape read from the gradient ``backward`` returns), so that its
+        gradient is checked too.
     eps : central-difference step.
     tol : the pass mark for the max relative error (default ``config.GRADCHECK_TOL``).
     seed : seeds the upstream gradients and the sampled elements.
@@ -261,25 +276,25 @@ def check_gradients(module, x, h0=None, *, eps: float = 1e-5, tol: float | None 
         state_holder = [h0]
         result = backward()
         dx, dstate = result if isinstance(result, tuple) else (result, None)
-        if h0 is None and dstate is not None:
-            # the module takes a state: check its gradient too, at a random state (a
-            # zero state can sit exactly on ReLU's kink when there is no bias)
-            state_holder[0] = h0 = _random_like(dstate, rng)
-            result = backward()
-            dx, dstate = result
+        if dstate is not None and _has_missing(h0):
+            # the module takes a state: check its gradient too, at a random state where
+            # none was given (a zero state can sit exactly on ReLU's kink without bias)
+            state_holder[0] = h0 = _fill_missing(h0, dstate, rng)
+            dx, dstate = backward()
         grads = {k: np.array(v, dtype=np.float64) for k, v in m.grads.items()}
 
         def f():
             return float(sum(np.sum(o * d) for o, d in zip(_flatten(run(h0)), douts)))
 
         args = (eps, tol, rng, full_max, samples, directions)
-        params = m.params
-        for name, p in params.items():
-            report.checks.append(_compare(name, p, grads[name], f, *args))
+        exempt = m.no_grad_entries()
+        for name, p in m.params.items():
+            report.checks.append(_compare(name, p, grads[name], f, *args, exempt=exempt.get(name)))
         if check_input and x_is_float:
             report.checks.append(_compare("input x", x, dx, f, *args))
         if h0 is not None:
-            labels = ["h0"] if not isinstance(h0, tuple) else ["h0", "c0"][: len(h0)]
-            for label, s, g in zip(labels, _flatten(h0), _flatten(dstate)):
+            states = h0 if isinstance(h0, tuple) else (h0,)
+            dstates = dstate if isinstance(dstate, tuple) else (dstate,)
+            for label, s, g in zip(("h0", "c0"), states, dstates):
                 report.checks.append(_compare(label, s, g, f, *args))
     return report

@@ -117,3 +117,39 @@ def test_report_table_lists_every_tensor(rng):
     for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "input x", "h0"):
         assert name in text
     assert "max rel error" in text and "tol=1e-05" in text
+
+
+def test_partly_given_state_is_completed_and_paired_right(rng):
+    """(None, c0): h0 is drawn at random; c0 is compared with dc0, not with dh0."""
+    for proj in (0, 2):
+        lstm = nr.LSTM(3, 4, proj_size=proj, dtype=np.float64, seed=0)
+        c0 = rng.standard_normal((1, 2, 4))
+        report = nr.check_gradients(lstm, rng.standard_normal((5, 2, 3)), (None, c0))
+        assert report.ok, str(report)
+        shapes = {c.name: c.shape for c in report.checks}
+        assert shapes["h0"] == (1, 2, proj or 4) and shapes["c0"] == (1, 2, 4)
+
+
+def test_more_samples_than_entries(rng):
+    report = nr.check_gradients(nr.RNN(3, 4), rng.standard_normal((5, 2, 3)), full_max=10, samples=64)
+    assert report.ok
+    # weight_hh_l0 has 16 entries > full_max: sampled, all 16 (not 64) plus 4 directions
+    assert {c.name: c.checked for c in report.checks}["weight_hh_l0"] == 16 + 4
+
+
+def test_padding_row_is_exempt_not_failed(rng):
+    model = nr.Sequential(nr.Embedding(6, 3, padding_idx=0, seed=0), nr.GRU(3, 4, seed=1), nr.Linear(4, 2))
+    ids = np.array([[0, 1], [2, 0], [5, 3]])  # (T, N), the padding id included
+    report = nr.check_gradients(model, ids)
+    assert report.ok, str(report)
+    assert {c.name: c.checked for c in report.checks}["0.weight"] == 5 * 3  # the padding row skipped
+
+
+def test_a_wrong_padding_row_gradient_is_still_caught(rng):
+    class LeakyPadding(nr.Embedding):
+        def no_grad_entries(self):
+            return {}  # claims nothing is exempt: the zeroed padding row must then fail
+
+    model = nr.Sequential(LeakyPadding(6, 3, padding_idx=0, seed=0), nr.Linear(3, 2))
+    report = nr.check_gradients(model, np.array([[0, 1], [2, 0]]))
+    assert report.failed == ["0.weight"]

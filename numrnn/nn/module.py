@@ -65,6 +65,15 @@ class Module:
 
             self._grads[name] += to_device_of(value, self._grads[name])
 
+    def no_grad_entries(self) -> dict:
+        """Name -> bool mask of parameter entries that get no gradient by definition
+        (an embedding's padding row); the gradient checker skips them. Children's
+        entries appear under ``"child.name"`` keys, as in :attr:`params`."""
+        out = {}
+        for cname, child in self._children.items():
+            out.update({f"{cname}.{k}": v for k, v in child.no_grad_entries().items()})
+        return out
+
     def zero_grad(self) -> None:
         """Set every gradient to zero, in place."""
         for g in self.grads.values():

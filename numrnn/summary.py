@@ -26,6 +26,7 @@ import copy
 import numpy as np
 
 from numrnn.nn.cell import CellBase
+from numrnn.nn.embedding import Embedding
 from numrnn.nn.gru import GRU, GRUCell
 from numrnn.nn.module import Module
 from numrnn.nn.recurrent import RecurrentBase
@@ -103,6 +104,14 @@ def _keras_count(m: Module) -> int | None:
     return _own_count(m) - m._gates * m.hidden_size * copies
 
 
+def _default_input_dtype(model: Module) -> np.dtype:
+    """``np.int64`` (token ids) when the first layer is an ``Embedding``, else the model's dtype."""
+    first = model
+    while first._children:
+        first = next(iter(first._children.values()))
+    return np.dtype(np.int64) if isinstance(first, Embedding) else model.dtype
+
+
 def _record_outputs(model: Module, example) -> tuple:
     """Run a copy of ``model`` on ``example`` in eval mode.
 
@@ -134,8 +143,10 @@ def summary(model: Module, input=None, *, input_dtype=None, print_fn=print) -> s
     Parameters
     ----------
     model : any numrnn module (a layer, or a module with children).
-    input : optional example input: a shape tuple (zeros of the model's dtype are used)
-        or an array. A copy of the model runs one forward on it, in eval mode, so the
+    input : optional example input: a shape (zeros of ``input_dtype`` are used) or an
+        array. A tuple or list whose entries are all integers is always read as a shape:
+        ``input=[1, 2, 3]`` means zeros of shape (1, 2, 3), not the ids 1, 2, 3; pass
+        ``np.array([1, 2, 3])`` for those. A copy of the model runs one forward on it, in eval mode, so the
         output shapes are concrete; without it they are written with T and N.
     input_dtype : dtype of the zeros made from a shape (default the model's dtype;
         ``np.int64`` for a model that starts with an ``Embedding``).
@@ -152,7 +163,8 @@ def summary(model: Module, input=None, *, input_dtype=None, print_fn=print) -> s
     if input is not None:
         example = input
         if isinstance(input, (tuple, list)) and all(isinstance(s, (int, np.integer)) for s in input):
-            example = np.zeros(tuple(input), dtype=input_dtype or model.dtype)
+            dtype = _default_input_dtype(model) if input_dtype is None else input_dtype
+            example = np.zeros(tuple(input), dtype=dtype)
         twin, seen = _record_outputs(model, example)
         twin_rows = dict(_leaves(twin))
         for path, _ in rows_of:

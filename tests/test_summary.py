@@ -91,3 +91,12 @@ def test_bad_input():
         nr.summary(object())
     with pytest.raises(ValueError, match="input_size=1"):
         nr.summary(nr.LSTM(1, 4), (3, 2, 5), print_fn=None)
+
+
+def test_a_shape_for_a_model_that_starts_with_an_embedding_gives_int_ids():
+    model = nr.Sequential(nr.Embedding(10, 4), nr.RNN(4, 8), nr.Linear(8, 10))
+    text = nr.summary(model, input=(5, 2), print_fn=None)
+    assert "(5, 2, 4)" in text and "out (5, 2, 8)" in text and "(5, 2, 10)" in text
+    assert "(5, 3, 4)" in nr.summary(nr.Embedding(10, 4), input=[5, 3], print_fn=None)
+    with pytest.raises(TypeError, match="integer token ids"):  # an explicit dtype still wins
+        nr.summary(model, input=(5, 2), input_dtype=np.float32, print_fn=None)

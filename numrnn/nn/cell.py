@@ -65,9 +65,9 @@ class CellBase(Module):
         H = self.hidden_size
         if batched:
             check_shape(s, (N, H), label, name, "(N, hidden_size)")
-            return s
+            return s.copy()  # the step cache keeps it: the caller may write into its own
         check_shape(s, (H,), label, name, "(hidden_size,) for unbatched input")
-        return s[None, :]
+        return s[None, :].copy()
 
     def _states_in(self, given, N, batched, prefix, xp) -> tuple:
         if given is None:
@@ -102,7 +102,7 @@ class CellBase(Module):
             raise ValueError(f"{name}: input must have input_size={self.input_size} "
                              f"features in its last axis; got {x.shape[-1]} (shape {tuple(x.shape)})")
         xp = get_array_module(x)
-        x2 = x if batched else x[None, :]
+        x2 = (x if batched else x[None, :]).copy()  # the step cache keeps it (see states)
         if x2.shape[0] == 0:
             raise ValueError(f"{name}: input has an empty batch (N = 0)")
         states = self._states_in(state, x2.shape[0], batched, "", xp)

@@ -43,7 +43,8 @@ class Linear(Module):
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"Linear: input must have in_features={self.in_features} features in its "
                              f"last axis; got shape {tuple(x.shape)}")
-        y, self._cache = linear_forward(x, self._params["weight"], self._params.get("bias"))
+        # a copy of x: the cache keeps it, and the caller may write into its own array
+        y, self._cache = linear_forward(x.copy(), self._params["weight"], self._params.get("bias"))
         return y
 
     def backward(self, dy):

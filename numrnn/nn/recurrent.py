@@ -206,7 +206,9 @@ class RecurrentBase(Module):
             raise ValueError(f"{name}: input is an empty sequence (T = 0); need at least one step")
         if N == 0:
             raise ValueError(f"{name}: input has an empty batch (N = 0)")
-        return get_array_module(x).ascontiguousarray(x), batched
+        # a copy: the caches keep the input, and the caller may write into its own array
+        # before calling backward (PyTorch refuses that; here it cannot go wrong)
+        return get_array_module(x).array(x, order="C", copy=True), batched
 
     def _check_state(self, s, size: int, label: str, N: int, batched: bool, xp):
         """Check one initial state (or its gradient); return it as (L*D, N, size)."""
@@ -215,9 +217,9 @@ class RecurrentBase(Module):
         s = as_float_array(s, label, name, self.dtype)
         if batched:
             check_shape(s, (LD, N, size), label, name, "(num_layers * num_directions, N, size)")
-            return get_array_module(s).ascontiguousarray(s)
+            return get_array_module(s).array(s, order="C", copy=True)  # a copy, as for x
         check_shape(s, (LD, size), label, name, "(num_layers * num_directions, size) for unbatched input")
-        return get_array_module(s).ascontiguousarray(s[:, None, :])
+        return get_array_module(s).array(s[:, None, :], order="C", copy=True)
 
     def _check_states(self, given, N: int, batched: bool, prefix: str, xp) -> tuple:
         """Initial states, or gradients of final states, as (L*D, N, size) arrays.

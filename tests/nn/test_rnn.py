@@ -273,3 +273,41 @@ def test_writing_into_a_cells_output_does_not_change_its_backward(cls, rng):
     dirty = cell.backward(dh1)
     for a, b in zip(clean, dirty):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nr.RNN(3, 4, num_layers=2, dtype=np.float64, seed=0),
+    lambda: nr.LSTM(3, 4, dtype=np.float64, seed=0),
+    lambda: nr.RNN(3, 4, dtype=np.float64, backend="numpy", seed=0),
+])
+def test_writing_into_x_or_h0_after_forward_does_not_change_the_backward(make, rng):
+    """The stateful-loop pattern ``h0[...] = h_n`` and refilled input buffers are safe."""
+    m = make()
+    x = rng.standard_normal((5, 2, 3))
+    state = rng.standard_normal((m.num_layers, 2, 4))
+    hx = (state, state.copy()) if isinstance(m, nr.LSTM) else state
+    out, _ = m(x, hx)
+    dout = rng.standard_normal(out.shape)
+    clean = m.backward(dout)[0].copy(), {k: v.copy() for k, v in m.grads.items()}
+    m.zero_grad()
+    out, h_n = m(x, hx)
+    x[...] = 0
+    state[...] = 7.0
+    dirty = m.backward(dout)[0], m.grads
+    np.testing.assert_array_equal(clean[0], dirty[0])
+    for k in clean[1]:
+        np.testing.assert_array_equal(clean[1][k], dirty[1][k])
+
+
+def test_writing_into_inputs_of_a_cell_or_linear_after_forward(rng):
+    for m in (nr.RNNCell(3, 4, dtype=np.float64), nr.Linear(3, 4, dtype=np.float64)):
+        x = rng.standard_normal((2, 3))
+        dy = rng.standard_normal(np.shape(m(x)))
+        m.backward(dy)
+        clean = {k: v.copy() for k, v in m.grads.items()}
+        m.zero_grad()
+        m(x)
+        x[...] = 0
+        m.backward(dy)
+        for k in clean:
+            np.testing.assert_array_equal(clean[k], m.grads[k])

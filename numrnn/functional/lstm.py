@@ -140,8 +140,9 @@ def lstm_step_backward(dh_next, dc_next, cache: LSTMStepCache):
     dh_prev = da @ s.w_hh  # (N, P)
     dw_ih = da.T @ s.x  # (4H, D)
     dw_hh = da.T @ s.h_prev  # (4H, P)
-    db = da.sum(axis=0) if s.has_bias else None  # (4H,)
-    return dx, dh_prev, dc_prev, dw_ih, dw_hh, db, db, dw_hr
+    db_ih = da.sum(axis=0) if s.has_bias else None  # (4H,): b_ih and b_hh enter a alike,
+    db_hh = None if db_ih is None else db_ih.copy()  # so their gradients are equal (two arrays)
+    return dx, dh_prev, dc_prev, dw_ih, dw_hh, db_ih, db_hh, dw_hr
 
 
 def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None):

@@ -94,8 +94,9 @@ def rnn_step_backward(dh_next, cache: RNNStepCache):
     dh_prev = da @ cache.w_hh  # (N, H)
     dw_ih = da.T @ cache.x  # (H, D)
     dw_hh = da.T @ cache.h_prev  # (H, H)
-    db = da.sum(axis=0) if cache.has_bias else None  # (H,)
-    return dx, dh_prev, dw_ih, dw_hh, db, db
+    db_ih = da.sum(axis=0) if cache.has_bias else None  # (H,): b_ih and b_hh enter a_t alike,
+    db_hh = None if db_ih is None else db_ih.copy()  # so their gradients are equal (two arrays)
+    return dx, dh_prev, dw_ih, dw_hh, db_ih, db_hh
 
 
 def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):

@@ -87,3 +87,11 @@ def test_activations():
     np.testing.assert_allclose(s, [0.0, 1 / (1 + np.e), 0.5, 1 / (1 + np.exp(-1)), 1.0])
     with pytest.raises(ValueError, match="'tanh' or 'relu'"):
         activation_forward(a, "elu")
+
+
+def test_step_bias_gradients_are_two_arrays(weights, rng):
+    """db_ih and db_hh are equal but separate: adding into one must not change the other."""
+    _, cache = rnn_step_forward(rng.standard_normal((N, D)), rng.standard_normal((N, H)), *weights)
+    *_, db_ih, db_hh = rnn_step_backward(rng.standard_normal((N, H)), cache)
+    np.testing.assert_array_equal(db_ih, db_hh)
+    assert not np.shares_memory(db_ih, db_hh)

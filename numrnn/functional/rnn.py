@@ -46,7 +46,7 @@ class RNNStepCache(NamedTuple):
 
 
 class RNNCache(NamedTuple):
-    """What a sequence's backward needs: one step cache per time step, and the shapes."""
+    """What a sequence's backward needs: one step cache per time step (h0 kept for inspection)."""
 
     steps: list  # T RNNStepCache
     h0: object  # (N, H)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numrnn._checks import FLOAT_DTYPES
+from numrnn._checks import FLOAT_DTYPES, as_float_array, check_shape
 from numrnn.backend import get_array_module
 from numrnn.nn.module import Module
 
@@ -50,19 +50,16 @@ class Dropout(Module):
                 keep = self.rng.random(x.shape) >= self.p
                 self._mask = xp.asarray(keep / (1.0 - self.p))
             mask = self._mask.astype(x.dtype, copy=False)
-            self._cache = (True, x.shape)
+            self._cache = (True, x.shape, x.dtype)
             return x * mask
-        self._cache = (False, x.shape)
+        self._cache = (False, x.shape, x.dtype)
         return x
 
     def backward(self, dy):
         """dL/dy -> dL/dx: the same mask (or the identity in eval mode)."""
         if self._cache is None:
             raise RuntimeError("Dropout.backward called before forward: run the forward pass first")
-        active, shape = self._cache
-        xp = get_array_module(dy)
-        dy = xp.asarray(dy)
-        if tuple(dy.shape) != tuple(shape):
-            raise ValueError(f"Dropout: dy must have shape {tuple(shape)} (the output's); "
-                             f"got {tuple(dy.shape)}")
+        active, shape, dtype = self._cache
+        dy = as_float_array(dy, "dy", "Dropout", dtype)  # an integer dy would truncate the mask
+        check_shape(dy, shape, "dy", "Dropout", "(the output's)")
         return dy * self._mask.astype(dy.dtype, copy=False) if active else dy

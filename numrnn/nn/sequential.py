@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numrnn._checks import FLOAT_DTYPES
+from numrnn._checks import FLOAT_DTYPES, as_float_array, check_shape
 from numrnn.backend import get_array_module
 from numrnn.nn.module import Module
 from numrnn.nn.recurrent import RecurrentBase
@@ -59,7 +59,9 @@ class Sequential(Module):
             if not isinstance(m, Module):
                 raise TypeError(f"Sequential: argument {i} must be a numrnn Module; got {type(m).__name__}")
             self._add_child(str(i), m)
-        self.dtype = modules[0].dtype
+        # the dtype of the first child that has parameters (Dropout and LastStep have none
+        # and report the default float32 whatever they are given)
+        self.dtype = next((m.dtype for m in modules if m.params), modules[0].dtype)
         self.state = None
         self.dhx = None
 
@@ -172,7 +174,7 @@ class LastStep(Module):
         if x.ndim == 2:
             if lengths is not None:
                 raise ValueError("LastStep: lengths needs batched 3-D input; got one unbatched sequence")
-            self._cache = (x.shape, None, None)
+            self._cache = (x.shape, x.dtype, None, None)
             return x[-1]
         seq = x.transpose(1, 0, 2) if self.batch_first else x  # (T, N, F)
         T, N, _ = seq.shape
@@ -187,19 +189,18 @@ class LastStep(Module):
                 raise ValueError(f"LastStep: every length must be in [1, {T}]; "
                                  f"got min {lengths.min()}, max {lengths.max()}")
             last = lengths.astype(np.int64) - 1
-        self._cache = (x.shape, last, N)
+        self._cache = (x.shape, x.dtype, last, N)
         return seq[xp.asarray(last), xp.arange(N)]  # (N, F)
 
     def backward(self, dy):
         """dL/dy (N, F) -> dL/dx shaped like the input, nonzero only at the last steps."""
         if self._cache is None:
             raise RuntimeError("LastStep.backward called before forward: run the forward pass first")
-        shape, last, N = self._cache
+        shape, dtype, last, N = self._cache
+        dy = as_float_array(dy, "dy", "LastStep", dtype)
         xp = get_array_module(dy)
-        dy = xp.asarray(dy)
         expected = (shape[-1],) if last is None else (N, shape[-1])
-        if tuple(dy.shape) != expected:
-            raise ValueError(f"LastStep: dy must have shape {expected} (the output's); got {tuple(dy.shape)}")
+        check_shape(dy, expected, "dy", "LastStep", "(the output's)")
         dx = xp.zeros(shape, dtype=dy.dtype)
         if last is None:
             dx[-1] = dy

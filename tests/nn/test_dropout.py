@@ -58,3 +58,16 @@ def test_bad_input_and_call_order():
     drop(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="dy must have shape"):
         drop.backward(np.zeros((3, 2)))
+
+
+def test_backward_checks_the_dtype_of_dy():
+    drop = nr.Dropout(0.5, seed=0)
+    x = np.ones((4, 5), np.float32)
+    y = drop(x)
+    with pytest.raises(TypeError, match="dy must have dtype float32; got int64"):  # it truncated 1/(1-p)
+        drop.backward(np.ones((4, 5), np.int64))
+    with pytest.raises(TypeError, match="dy must have dtype float32"):
+        drop.backward(np.ones((4, 5), np.float64))
+    np.testing.assert_array_equal(drop.backward([[1.0] * 5] * 4), y)  # a float list is cast
+    drop(np.ones((4, 5)))  # the same module on float64 input: dy must follow
+    assert drop.backward(np.ones((4, 5))).dtype == np.float64

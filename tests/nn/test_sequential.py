@@ -105,3 +105,21 @@ def test_bad_use():
         last(np.zeros(3))
     with pytest.raises(RuntimeError, match="before forward"):
         nr.LastStep().backward(np.zeros((2, 1)))
+
+
+def test_dtype_comes_from_the_first_child_with_parameters():
+    assert nr.Sequential(nr.Dropout(0.1), nr.RNN(4, 8, dtype=np.float64)).dtype == np.float64
+    assert nr.Sequential(nr.RNN(4, 8), nr.LastStep(), nr.Linear(8, 1)).dtype == np.float32
+    assert nr.Sequential(nr.LastStep()).dtype == np.float32  # no parameters at all
+
+
+def test_last_step_backward_checks_dy():
+    last = nr.LastStep()
+    last(np.zeros((3, 2, 4)))  # float64
+    with pytest.raises(TypeError, match="dy must have dtype float64; got int64"):
+        last.backward(np.ones((2, 4), np.int64))
+    with pytest.raises(TypeError, match="dy must have dtype float64"):
+        last.backward(np.ones((2, 4), np.float32))
+    with pytest.raises(ValueError, match=r"dy must have shape \(2, 4\)"):
+        last.backward(np.ones((4, 2)))
+    assert last.backward([[1.0] * 4] * 2).dtype == np.float64

@@ -69,6 +69,23 @@ def check_shape(a, expected: tuple, name: str, owner: str, meaning: str = "") ->
         )
 
 
+def check_lengths(lengths, T: int, N: int, owner: str):
+    """``lengths`` (N,) as an int64 NumPy array with 1 <= length <= T (CuPy is copied to the host).
+
+    TypeError unless they are integers, ValueError for the wrong shape or a length
+    outside [1, T].
+    """
+    lengths = np.asarray(lengths.get() if hasattr(lengths, "get") else lengths)
+    if lengths.dtype.kind not in "iu":
+        raise TypeError(f"{owner}: lengths must be integers; got dtype {lengths.dtype}")
+    if lengths.shape != (N,):
+        raise ValueError(f"{owner}: lengths must have shape ({N},) (one per sequence); got {lengths.shape}")
+    if lengths.min() < 1 or lengths.max() > T:
+        raise ValueError(f"{owner}: every length must be in [1, {T}] (T = {T}); "
+                         f"got min {lengths.min()}, max {lengths.max()}")
+    return lengths.astype(np.int64)
+
+
 def check_finite_input(a, name: str, owner: str) -> None:
     """ValueError if ``a`` holds NaN or inf (used where a bad value would spread)."""
     xp = get_array_module(a)

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from numrnn._checks import as_float_array, check_positive_int, check_shape
+from numrnn._checks import as_float_array, check_lengths, check_positive_int, check_shape
 from numrnn.backend import check_backend_name, get_array_module, get_ops
 from numrnn.device import array_module, backend_device, check_device, device_of, module_backend, to_device
 from numrnn.nn.module import Module
@@ -246,19 +246,7 @@ class RecurrentBase(Module):
         name = type(self).__name__
         if not batched:
             raise ValueError(f"{name}: lengths needs batched input; got one unbatched sequence")
-        lengths = np.asarray(lengths.get() if hasattr(lengths, "get") else lengths)
-        if lengths.dtype.kind not in "iu":
-            raise TypeError(f"{name}: lengths must be integers; got dtype {lengths.dtype}")
-        if lengths.shape != (N,):
-            raise ValueError(
-                f"{name}: lengths must have shape ({N},) (one per sequence); got {lengths.shape}"
-            )
-        if lengths.min() < 1 or lengths.max() > T:
-            raise ValueError(
-                f"{name}: every length must be in [1, {T}] (T = {T}); "
-                f"got min {lengths.min()}, max {lengths.max()}"
-            )
-        return lengths.astype(np.int64)
+        return check_lengths(lengths, T, N, name)
 
     # -- time order helpers -----------------------------------------------------------------
     @staticmethod

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numrnn._checks import FLOAT_DTYPES, as_float_array, check_shape
+from numrnn._checks import FLOAT_DTYPES, as_float_array, check_lengths, check_shape
 from numrnn.backend import get_array_module
 from numrnn.nn.module import Module
 from numrnn.nn.recurrent import RecurrentBase
@@ -181,14 +181,7 @@ class LastStep(Module):
         if lengths is None:
             last = np.full(N, T - 1)
         else:
-            lengths = np.asarray(lengths.get() if hasattr(lengths, "get") else lengths)
-            if lengths.dtype.kind not in "iu" or lengths.shape != (N,):
-                raise ValueError(f"LastStep: lengths must be ({N},) integers; got {lengths.dtype} "
-                                 f"array of shape {lengths.shape}")
-            if lengths.min() < 1 or lengths.max() > T:
-                raise ValueError(f"LastStep: every length must be in [1, {T}]; "
-                                 f"got min {lengths.min()}, max {lengths.max()}")
-            last = lengths.astype(np.int64) - 1
+            last = check_lengths(lengths, T, N, "LastStep") - 1
         self._cache = (x.shape, x.dtype, last, N)
         return seq[xp.asarray(last), xp.arange(N)]  # (N, F)
 

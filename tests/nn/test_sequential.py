@@ -123,3 +123,16 @@ def test_last_step_backward_checks_dy():
     with pytest.raises(ValueError, match=r"dy must have shape \(2, 4\)"):
         last.backward(np.ones((4, 2)))
     assert last.backward([[1.0] * 4] * 2).dtype == np.float64
+
+
+@pytest.mark.parametrize("lengths, err, match", [
+    (np.array([2.0, 3.0]), TypeError, "lengths must be integers"),  # was a ValueError, unlike the RNN's
+    (np.array([2, 3, 1]), ValueError, r"shape \(2,\)"),
+    (np.array([0, 3]), ValueError, r"in \[1, 3\]"),
+])
+def test_last_step_checks_lengths_as_the_recurrent_modules_do(lengths, err, match):
+    x = np.zeros((3, 2, 1))
+    with pytest.raises(err, match=match):
+        nr.LastStep()(x, lengths=lengths)
+    with pytest.raises(err, match=match):
+        nr.RNN(1, 2, dtype=np.float64)(x, lengths=lengths)

@@ -34,6 +34,7 @@ inputs into them before the replay.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import NamedTuple
 
@@ -379,9 +380,11 @@ _LOOPS: OrderedDict = OrderedDict()
 
 
 def _captured_loop(xp, key: tuple, build) -> CapturedLoop:
-    """The captured loop for ``key`` (and this device), built on first use; LRU-bounded."""
+    """The captured loop for ``key`` (this device, this thread), built on first use;
+    LRU-bounded. Per thread: two threads replaying one loop would overwrite each other's
+    input buffers between the copies and the launch."""
     device = xp.cuda.Device().id if _on_gpu(xp) else -1
-    key = (xp.__name__, device) + key
+    key = (xp.__name__, device, threading.get_ident()) + key
     loop = _LOOPS.get(key)
     if loop is None:
         loop = _LOOPS[key] = build()

@@ -48,6 +48,7 @@ import numpy as np
 from numba import njit
 
 from numrnn import config
+from numrnn.kernels.numba_checks import check_grad, check_layer
 from numrnn.kernels.numba_math import gate_sigmoid, sigmoid_grad, tanh, tanh_grad
 from numrnn.kernels.numba_rnn import _small_matmul, use_loops_for
 from numrnn.kernels.workspace import scratch
@@ -189,10 +190,7 @@ _backward_jit = njit(**config.NUMBA_JIT_OPTIONS)(_backward)
 
 
 # -- the contract -------------------------------------------------------------------------
-def _check_float(name, a, dtype):
-    if a.dtype != dtype:
-        raise TypeError(f"numba gru kernel: {name} must have dtype {dtype} like x; got {a.dtype}")
-    return np.ascontiguousarray(a)
+_OWNER = "numba gru kernel"
 
 
 def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, use_loops=None):
@@ -202,7 +200,7 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, use_loops=None):
     ----------
     x : (T, N, D) inputs, float32 or float64.
     h0 : (N, H) initial hidden state.
-    w_ih : (3H, D);  w_hh : (3H, H);  b_ih, b_hh : (3H,) or None.
+    w_ih : (3H, D);  w_hh : (3H, H);  b_ih, b_hh : (3H,), both or neither.
     use_loops : force the hand-written (True) or BLAS (False) recurrent product;
         ``None`` chooses with :func:`numrnn.kernels.numba_rnn.use_loops_for`.
 
@@ -212,17 +210,15 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, use_loops=None):
         write into it before the backward).
     cache : GRUKernelCache for :func:`gru_backward`.
     """
-    x = np.ascontiguousarray(x)
-    if x.dtype not in (np.float32, np.float64):
-        raise TypeError(f"numba gru kernel: x must be float32 or float64; got {x.dtype}")
+    # Compiled code does not check indexes: every shape is checked here (numba_checks.py).
+    a = check_layer(_OWNER, 3, x, h0, w_ih, w_hh, b_ih, b_hh)
+    x, h0, w_ih, w_hh, H = a.x, a.h0, a.w_ih, a.w_hh, a.H
     dtype = x.dtype
-    h0, w_ih, w_hh = (_check_float(n, a, dtype) for n, a in (("h0", h0), ("w_ih", w_ih), ("w_hh", w_hh)))
     T, N, D = x.shape
-    H = h0.shape[1]
     if b_ih is None:
         b_ih_, b_hh_ = np.zeros(3 * H, dtype=dtype), np.zeros(3 * H, dtype=dtype)
     else:
-        b_ih_, b_hh_ = _check_float("b_ih", b_ih, dtype), _check_float("b_hh", b_hh, dtype)
+        b_ih_, b_hh_ = a.b_ih, a.b_hh
     if use_loops is None:
         use_loops = use_loops_for(N, H)
     hs = np.empty((T + 1, N, H), dtype=dtype)
@@ -249,11 +245,9 @@ def gru_backward(dh, cache: GRUKernelCache):
     db_ih, db_hh : (3H,), or None without bias.
     """
     x, hs = cache.x, cache.hs
-    dh = _check_float("dh", dh, x.dtype)
+    dh = check_grad(_OWNER, "dh", dh, hs[1:], "(T, N, H)")
     T, N, D = x.shape
     H = hs.shape[2]
-    if dh.shape != (T, N, H):
-        raise ValueError(f"numba gru kernel: dh must have shape {(T, N, H)}; got {dh.shape}")
     dx = np.empty_like(x)
     dw_ih = np.empty_like(cache.w_ih)
     dw_hh = np.empty_like(cache.w_hh)

@@ -49,6 +49,7 @@ import numpy as np
 from numba import njit
 
 from numrnn import config
+from numrnn.kernels.numba_checks import check_grad, check_layer
 from numrnn.kernels.numba_math import gate_sigmoid, sigmoid_grad, tanh, tanh_grad
 from numrnn.kernels.numba_rnn import _small_matmul, use_loops_for
 from numrnn.kernels.workspace import scratch
@@ -228,10 +229,7 @@ _backward_jit = njit(**config.NUMBA_JIT_OPTIONS)(_backward)
 
 
 # -- the contract -------------------------------------------------------------------------
-def _check_float(name, a, dtype):
-    if a.dtype != dtype:
-        raise TypeError(f"numba lstm kernel: {name} must have dtype {dtype} like x; got {a.dtype}")
-    return np.ascontiguousarray(a)
+_OWNER = "numba lstm kernel"
 
 
 def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, use_loops=None):
@@ -241,7 +239,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, use_loo
     ----------
     x : (T, N, D) inputs, float32 or float64.
     h0 : (N, P) initial hidden state;  c0 : (N, H) initial cell state.
-    w_ih : (4H, D);  w_hh : (4H, P);  b_ih, b_hh : (4H,) or None.
+    w_ih : (4H, D);  w_hh : (4H, P);  b_ih, b_hh : (4H,), both or neither.
     w_hr : (P, H) projection, or None (then P = H).
     use_loops : force the hand-written (True) or BLAS (False) per-step products;
         ``None`` chooses with :func:`numrnn.kernels.numba_rnn.use_loops_for`.
@@ -252,22 +250,17 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, use_loo
         buffers: do not write into them before the backward).
     cache : LSTMKernelCache for :func:`lstm_backward`.
     """
-    x = np.ascontiguousarray(x)
-    if x.dtype not in (np.float32, np.float64):
-        raise TypeError(f"numba lstm kernel: x must be float32 or float64; got {x.dtype}")
+    # Compiled code does not check indexes: every shape is checked here (numba_checks.py).
+    a = check_layer(_OWNER, 4, x, h0, w_ih, w_hh, b_ih, b_hh, c0=c0, w_hr=w_hr, has_c=True)
+    x, h0, c0, w_ih, w_hh, w_hr, H, P = a.x, a.h0, a.c0, a.w_ih, a.w_hh, a.w_hr, a.H, a.P
     dtype = x.dtype
-    h0, c0, w_ih, w_hh = (_check_float(n, a, dtype) for n, a in
-                          (("h0", h0), ("c0", c0), ("w_ih", w_ih), ("w_hh", w_hh)))
     T, N, D = x.shape
-    P, H = h0.shape[1], c0.shape[1]
     has_proj = w_hr is not None
     if has_proj:
-        w_hr = _check_float("w_hr", w_hr, dtype)
         w_hr_t = np.ascontiguousarray(w_hr.T)  # (H, P), made per call
     else:
         w_hr_t = np.zeros((0, 0), dtype=dtype)
-    bias = np.zeros(4 * H, dtype=dtype) if b_ih is None else (
-        _check_float("b_ih", b_ih, dtype) + _check_float("b_hh", b_hh, dtype))
+    bias = np.zeros(4 * H, dtype=dtype) if b_ih is None else a.b_ih + a.b_hh
     if use_loops is None:
         use_loops = use_loops_for(N, H)
     hs = np.empty((T + 1, N, P), dtype=dtype)
@@ -299,13 +292,10 @@ def lstm_backward(dh, dc, cache: LSTMKernelCache):
     """
     x, hs, cs = cache.x, cache.hs, cache.cs
     dtype = x.dtype
-    dh, dc = _check_float("dh", dh, dtype), _check_float("dc", dc, dtype)
+    dh = check_grad(_OWNER, "dh", dh, hs[1:], "(T, N, P)")
+    dc = check_grad(_OWNER, "dc", dc, cs[1:], "(T, N, H)")
     T, N, D = x.shape
     P, H = hs.shape[2], cs.shape[2]
-    if dh.shape != (T, N, P):
-        raise ValueError(f"numba lstm kernel: dh must have shape {(T, N, P)}; got {dh.shape}")
-    if dc.shape != (T, N, H):
-        raise ValueError(f"numba lstm kernel: dc must have shape {(T, N, H)}; got {dc.shape}")
     has_proj = cache.w_hr is not None
     dx = np.empty_like(x)
     dw_ih = np.empty_like(cache.w_ih)

@@ -45,6 +45,7 @@ from numba import njit
 
 from numrnn import config
 from numrnn.functional.activations import check_nonlinearity
+from numrnn.kernels.numba_checks import check_grad, check_layer
 from numrnn.kernels.numba_math import relu, relu_grad, tanh, tanh_grad
 from numrnn.kernels.workspace import scratch
 
@@ -79,9 +80,14 @@ def _small_matmul(a, b, c0, out):
     the contiguous rows of ``b`` and ``out`` (LLVM vectorises it without reordering
     any sum); four rows of ``b`` are folded in per pass so ``out`` is loaded and
     stored a quarter as often.
+
+    Compiled code does not check indexes, so the shapes are checked here: a mismatch
+    would otherwise read or write past the end of ``b``, ``c0`` or ``out``.
     """
     N, K = a.shape
     M = b.shape[1]
+    if b.shape[0] != K or c0.shape[0] != M or out.shape[0] != N or out.shape[1] != M:
+        raise ValueError("_small_matmul: need a (N, K), b (K, M), c0 (M,), out (N, M)")
     K4 = K - K % 4
     for n in range(N):
         o = out[n]
@@ -176,10 +182,7 @@ _backward_jit = njit(**config.NUMBA_JIT_OPTIONS)(_backward)
 
 
 # -- the contract -------------------------------------------------------------------------
-def _check_float(name, a, dtype):
-    if a.dtype != dtype:
-        raise TypeError(f"numba rnn kernel: {name} must have dtype {dtype} like x; got {a.dtype}")
-    return np.ascontiguousarray(a)
+_OWNER = "numba rnn kernel"
 
 
 def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", use_loops=None):
@@ -189,7 +192,7 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", us
     ----------
     x : (T, N, D) inputs, float32 or float64.
     h0 : (N, H) initial hidden state.
-    w_ih : (H, D);  w_hh : (H, H);  b_ih, b_hh : (H,) or None.
+    w_ih : (H, D);  w_hh : (H, H);  b_ih, b_hh : (H,), both or neither.
     nonlinearity : ``"tanh"`` or ``"relu"``.
     use_loops : force the hand-written (True) or BLAS (False) recurrent product;
         ``None`` chooses with :func:`use_loops_for`.
@@ -201,15 +204,12 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", us
     cache : RNNKernelCache for :func:`rnn_backward`.
     """
     check_nonlinearity(nonlinearity)
-    x = np.ascontiguousarray(x)
-    if x.dtype not in (np.float32, np.float64):
-        raise TypeError(f"numba rnn kernel: x must be float32 or float64; got {x.dtype}")
+    # Compiled code does not check indexes: every shape is checked here (numba_checks.py).
+    a = check_layer(_OWNER, 1, x, h0, w_ih, w_hh, b_ih, b_hh)
+    x, h0, w_ih, w_hh, H = a.x, a.h0, a.w_ih, a.w_hh, a.H
     dtype = x.dtype
-    h0, w_ih, w_hh = (_check_float(n, a, dtype) for n, a in (("h0", h0), ("w_ih", w_ih), ("w_hh", w_hh)))
     T, N, D = x.shape
-    H = h0.shape[1]
-    bias = np.zeros(H, dtype=dtype) if b_ih is None else (
-        _check_float("b_ih", b_ih, dtype) + _check_float("b_hh", b_hh, dtype))
+    bias = np.zeros(H, dtype=dtype) if b_ih is None else a.b_ih + a.b_hh
     if use_loops is None:
         use_loops = use_loops_for(N, H)
     hs = np.empty((T + 1, N, H), dtype=dtype)
@@ -234,11 +234,9 @@ def rnn_backward(dh, cache: RNNKernelCache):
     db_ih, db_hh : (H,), or None without bias.
     """
     x, hs = cache.x, cache.hs
-    dh = _check_float("dh", dh, x.dtype)
+    dh = check_grad(_OWNER, "dh", dh, hs[1:], "(T, N, H)")
     T, N, D = x.shape
     H = hs.shape[2]
-    if dh.shape != (T, N, H):
-        raise ValueError(f"numba rnn kernel: dh must have shape {(T, N, H)}; got {dh.shape}")
     dx = np.empty_like(x)
     dw_ih = np.empty_like(cache.w_ih)
     dw_hh = np.empty_like(cache.w_hh)

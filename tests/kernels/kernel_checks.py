@@ -3,6 +3,7 @@ of a kernel's results with the NumPy reference's (tests/kernels/test_numba_*.py)
 
 import numba
 import numpy as np
+import pytest
 
 from tests.torch_oracle import max_rel
 
@@ -42,3 +43,11 @@ def assert_unchanged(arrays, before) -> None:
     for a, b in zip(arrays, before, strict=True):
         if a is not None:
             np.testing.assert_array_equal(a, b)
+
+
+def assert_rejects(fn, good: dict, name: str, bad, error, match: str) -> None:
+    """``fn(**good)`` runs; with ``good[name]`` replaced by ``bad`` it raises ``error``
+    whose message matches ``match`` (compiled code checks no index: the entry point must)."""
+    fn(**good)
+    with pytest.raises(error, match=match):
+        fn(**dict(good, **{name: bad}))

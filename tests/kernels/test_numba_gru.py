@@ -23,6 +23,7 @@ from tests.kernels.kernel_checks import (  # noqa: E402
     JIT_OFF,
     SHAPES,
     TOL,
+    assert_rejects,
     assert_results_match,
     assert_unchanged,
     copies,
@@ -83,6 +84,37 @@ def test_kernel_rejects_bad_inputs(rng):
     _, cache = nb.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh)
     with pytest.raises(ValueError, match="dh must have shape"):
         nb.gru_backward(np.zeros((3, 2, 5)), cache)
+
+
+# N = 1, H = 4 takes the hand-written loop, which indexes every weight without checks.
+BAD_FORWARD = [
+    ("w_hh", np.zeros((12, 3)), ValueError, r"w_hh must have shape \(3H, H\) = \(12, 4\); got \(12, 3\)"),
+    ("w_hh", np.zeros((4, 4)), ValueError, "w_hh must have shape"),
+    ("w_ih", np.zeros((12, 3)), ValueError, r"w_ih must have shape \(3H, D\) = \(12, 2\)"),
+    ("b_ih", np.zeros(11), ValueError, r"b_ih must have shape \(3H,\) = \(12,\); got \(11,\)"),
+    ("b_hh", np.zeros(4), ValueError, "b_hh must have shape"),
+    ("b_hh", None, ValueError, "both b_ih and b_hh or neither"),
+    ("h0", np.zeros((3, 4)), ValueError, "h0 must have shape"),
+    ("x", np.zeros((3, 0, 2)), ValueError, "T, N, D >= 1"),
+    ("w_ih", np.zeros((12, 2), np.float32), TypeError, "w_ih must have dtype float64"),
+]
+
+
+@pytest.mark.parametrize("name, bad, error, match", BAD_FORWARD)
+@pytest.mark.parametrize("use_loops", [True, False])
+def test_forward_checks_every_shape(name, bad, error, match, use_loops):
+    good = dict(x=np.zeros((3, 1, 2)), h0=np.zeros((1, 4)), w_ih=np.zeros((12, 2)), w_hh=np.zeros((12, 4)),
+                b_ih=np.zeros(12), b_hh=np.zeros(12), use_loops=use_loops)
+    assert_rejects(nb.gru_forward, good, name, bad, error, match)
+
+
+def test_backward_checks_dh(rng):
+    x, h0, w_ih, w_hh, b_ih, b_hh = _layer_args(rng, 3, 1, 2, 4, np.float64, True)
+    _, cache = nb.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh)
+    good = dict(dh=np.zeros((3, 1, 4)), cache=cache)
+    for bad, error, match in [(np.zeros((1, 4)), ValueError, r"dh must have shape \(T, N, H\)"),
+                              ([[[0.0] * 4]] * 3, TypeError, "dh must be a NumPy array")]:
+        assert_rejects(nb.gru_backward, good, "dh", bad, error, match)
 
 
 # -- through the module -------------------------------------------------------------------

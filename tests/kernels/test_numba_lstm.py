@@ -24,6 +24,7 @@ from tests.kernels.kernel_checks import (  # noqa: E402
     JIT_OFF,
     SHAPES,
     TOL,
+    assert_rejects,
     assert_results_match,
     assert_unchanged,
     copies,
@@ -93,6 +94,57 @@ def test_kernel_rejects_bad_inputs(rng):
         nb.lstm_backward(np.zeros((3, 2, 5)), np.zeros((3, 2, 4)), cache)
     with pytest.raises(ValueError, match="dc must have shape"):
         nb.lstm_backward(np.zeros((3, 2, 4)), np.zeros((2, 2, 4)), cache)
+
+
+# N = 1, H = 4 takes the hand-written loops, which index every weight without checks.
+BAD_FORWARD = [
+    ("w_hh", np.zeros((16, 3)), ValueError, r"w_hh must have shape \(4H, P\) = \(16, 4\); got \(16, 3\)"),
+    ("w_ih", np.zeros((12, 2)), ValueError, r"w_ih must have shape \(4H, D\) = \(16, 2\)"),
+    ("b_ih", np.zeros(15), ValueError, r"b_ih must have shape \(4H,\) = \(16,\); got \(15,\)"),
+    ("b_hh", np.zeros(4), ValueError, "b_hh must have shape"),
+    ("b_hh", None, ValueError, "both b_ih and b_hh or neither"),
+    ("c0", np.zeros((2, 4)), ValueError, "c0 must have shape"),
+    ("c0", np.zeros((1, 5)), ValueError, "h0 .* and c0 .* must have the same size"),
+    ("h0", np.zeros((1, 3)), ValueError, "h0 .* and c0 .* must have the same size"),
+    ("x", np.zeros((3, 1, 2, 1)), ValueError, r"x must have shape \(T, N, D\)"),
+]
+BAD_PROJ_FORWARD = [  # proj_size P = 3
+    ("w_hr", np.zeros((3, 5)), ValueError, r"w_hr must have shape \(P, H\) = \(3, 4\); got \(3, 5\)"),
+    ("w_hr", np.zeros((4, 3)), ValueError, "w_hr must have shape"),
+    ("w_hh", np.zeros((16, 4)), ValueError, r"w_hh must have shape \(4H, P\) = \(16, 3\)"),
+    ("h0", np.zeros((1, 4)), ValueError, "w_hr must have shape"),
+    ("w_hr", np.zeros((3, 4), np.float32), TypeError, "w_hr must have dtype float64"),
+]
+
+
+def _good(proj, use_loops):
+    P = 3 if proj else 4
+    return dict(x=np.zeros((3, 1, 2)), h0=np.zeros((1, P)), c0=np.zeros((1, 4)), w_ih=np.zeros((16, 2)),
+                w_hh=np.zeros((16, P)), b_ih=np.zeros(16), b_hh=np.zeros(16),
+                w_hr=np.zeros((P, 4)) if proj else None, use_loops=use_loops)
+
+
+@pytest.mark.parametrize("name, bad, error, match", BAD_FORWARD)
+@pytest.mark.parametrize("use_loops", [True, False])
+def test_forward_checks_every_shape(name, bad, error, match, use_loops):
+    assert_rejects(nb.lstm_forward, _good(False, use_loops), name, bad, error, match)
+
+
+@pytest.mark.parametrize("name, bad, error, match", BAD_PROJ_FORWARD)
+@pytest.mark.parametrize("use_loops", [True, False])
+def test_forward_checks_every_shape_with_projection(name, bad, error, match, use_loops):
+    assert_rejects(nb.lstm_forward, _good(True, use_loops), name, bad, error, match)
+
+
+def test_backward_checks_dh_and_dc():
+    _, _, cache = nb.lstm_forward(**_good(True, True))
+    good = dict(dh=np.zeros((3, 1, 3)), dc=np.zeros((3, 1, 4)), cache=cache)
+    for name, bad, error, match in [
+        ("dh", np.zeros((3, 1, 4)), ValueError, r"dh must have shape \(T, N, P\)"),
+        ("dc", np.zeros((3, 1, 3)), ValueError, r"dc must have shape \(T, N, H\)"),
+        ("dc", np.zeros((3, 1, 4), np.float32), TypeError, "dc must have dtype"),
+    ]:
+        assert_rejects(nb.lstm_backward, good, name, bad, error, match)
 
 
 # -- through the module -------------------------------------------------------------------

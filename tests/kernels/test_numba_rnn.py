@@ -23,6 +23,7 @@ from tests.kernels.kernel_checks import (  # noqa: E402
     JIT_OFF,
     SHAPES,
     TOL,
+    assert_rejects,
     assert_results_match,
     assert_unchanged,
     copies,
@@ -86,6 +87,52 @@ def test_kernel_rejects_bad_inputs(rng):
     _, cache = nb.rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh)
     with pytest.raises(ValueError, match="dh must have shape"):
         nb.rnn_backward(np.zeros((3, 2, 5)), cache)
+
+
+# The reviewer's reproducer: N = 1, H = 4 takes the hand-written loop, which read a
+# w_hh of the wrong width and short biases past their end and returned numbers.
+BAD_FORWARD = [
+    ("w_hh", np.zeros((4, 3)), ValueError, r"w_hh must have shape \(H, H\) = \(4, 4\); got \(4, 3\)"),
+    ("w_hh", np.zeros((3, 4)), ValueError, "w_hh must have shape"),
+    ("w_ih", np.zeros((4, 3)), ValueError, r"w_ih must have shape \(H, D\) = \(4, 2\)"),
+    ("b_ih", np.zeros(3), ValueError, r"b_ih must have shape \(H,\) = \(4,\); got \(3,\)"),
+    ("b_hh", np.zeros(3), ValueError, "b_hh must have shape"),
+    ("b_hh", None, ValueError, "both b_ih and b_hh or neither"),
+    ("h0", np.zeros((2, 4)), ValueError, "h0 must have shape"),
+    ("h0", np.zeros(4), ValueError, "h0 must have shape"),
+    ("h0", [[0.0] * 4], TypeError, "h0 must be a NumPy array"),
+    ("x", np.zeros((3, 2)), ValueError, r"x must have shape \(T, N, D\)"),
+    ("x", np.zeros((0, 1, 2)), ValueError, "T, N, D >= 1"),
+    ("b_ih", np.zeros(4, dtype=np.float32), TypeError, "b_ih must have dtype float64"),
+]
+
+
+@pytest.mark.parametrize("name, bad, error, match", BAD_FORWARD)
+@pytest.mark.parametrize("use_loops", [True, False])
+def test_forward_checks_every_shape(name, bad, error, match, use_loops):
+    good = dict(x=np.zeros((3, 1, 2)), h0=np.zeros((1, 4)), w_ih=np.zeros((4, 2)), w_hh=np.zeros((4, 4)),
+                b_ih=np.zeros(4), b_hh=np.zeros(4), use_loops=use_loops)
+    assert_rejects(nb.rnn_forward, good, name, bad, error, match)
+
+
+def test_backward_checks_dh(rng):
+    x, h0, w_ih, w_hh, b_ih, b_hh = _layer_args(rng, 3, 1, 2, 4, np.float64, True)
+    _, cache = nb.rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh)
+    good = dict(dh=np.zeros((3, 1, 4)), cache=cache)
+    for bad, error, match in [(np.zeros((3, 1, 4), np.float32), TypeError, "dh must have dtype"),
+                              (np.zeros((3, 4)), ValueError, r"dh must have shape \(T, N, H\)")]:
+        assert_rejects(nb.rnn_backward, good, "dh", bad, error, match)
+
+
+def test_small_matmul_checks_its_shapes():
+    """The loop product itself refuses shapes that would index past an array's end."""
+    a, c0, out = np.ones((1, 3)), np.zeros(5), np.empty((1, 5))
+    nb._small_matmul(a, np.ones((3, 5)), c0, out)
+    np.testing.assert_array_equal(out, np.full((1, 5), 3.0))
+    for b, c, o in [(np.ones((2, 5)), c0, out), (np.ones((3, 5)), np.zeros(4), out),
+                    (np.ones((3, 5)), c0, np.empty((2, 5))), (np.ones((3, 5)), c0, np.empty((1, 4)))]:
+        with pytest.raises(ValueError, match="_small_matmul"):
+            nb._small_matmul(a, b, c, o)
 
 
 def test_loop_crossover_follows_config(monkeypatch):

@@ -7,6 +7,9 @@ NumPy's internals or comes back as a silently wrong answer.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from numrnn.backend import get_array_module, is_cupy_array
@@ -32,6 +35,32 @@ def check_positive_int(value, name: str, owner: str, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{owner}: {name} must be >= {minimum}; got {value}")
     return int(value)
+
+
+def check_real(value, name: str, owner: str, low=None, high=None, *, low_open: bool = False,
+               high_open: bool = False) -> float:
+    """``value`` as a float if it is a real number in the range, else an error.
+
+    Any ``numbers.Real`` is accepted (Python and NumPy ints and floats, as PyTorch
+    accepts them) except ``bool``; a non-number is a TypeError, NaN or a number out
+    of range a ValueError. The range is ``[low, high]``, ``low_open``/``high_open``
+    exclude an end, and ``None`` leaves that side unbounded.
+    """
+    lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
+    hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
+    if lo and hi:
+        wanted = f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    else:
+        wanted = f" {lo or hi}" if lo or hi else ""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be a number{wanted}; got {value!r}")
+    v = float(value)
+    out_of_range = math.isnan(v) or (
+        low is not None and (v <= low if low_open else v < low)) or (
+        high is not None and (v >= high if high_open else v > high))
+    if out_of_range:
+        raise ValueError(f"{owner}: {name} must be a number{wanted}; got {value!r}")
+    return v
 
 
 def as_float_array(a, name: str, owner: str, dtype: np.dtype):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+from numrnn._checks import check_real
 from numrnn.backend import get_array_module
 
 
@@ -72,8 +73,7 @@ def clip_grad_norm(target, max_norm: float, norm_type: float = 2.0) -> float:
     The global norm *before* clipping (``nan``/``inf`` when a gradient is not finite;
     the gradients are then left as they are, so a guard can see them).
     """
-    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float)) or not max_norm > 0:
-        raise ValueError(f"clip_grad_norm: max_norm must be a number > 0; got {max_norm!r}")
+    max_norm = check_real(max_norm, "max_norm", "clip_grad_norm", low=0, low_open=True)
     total = grad_norm(target, norm_type)
     if not math.isfinite(total):
         return total
@@ -86,8 +86,7 @@ def clip_grad_norm(target, max_norm: float, norm_type: float = 2.0) -> float:
 
 def clip_grad_value(target, clip: float) -> None:
     """Clamp every gradient element to ``[-clip, clip]``, in place."""
-    if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not clip > 0:
-        raise ValueError(f"clip_grad_value: clip must be a number > 0; got {clip!r}")
+    clip = check_real(clip, "clip", "clip_grad_value", low=0, low_open=True)
     for g in _grad_arrays(target):
         get_array_module(g).clip(g, -clip, clip, out=g)
 

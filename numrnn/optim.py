@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from numrnn._checks import check_real
 from numrnn.backend import get_array_module
 
 
@@ -38,17 +39,14 @@ def _params_and_grads(target) -> list:
 
 def _check_nonnegative(owner: str, **values) -> None:
     for name, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
-            raise ValueError(f"{owner}: {name} must be a number >= 0; got {v!r}")
+        check_real(v, name, owner, low=0)
 
 
 class Optimizer:
     """Base class: holds (param, grad) pairs and per-parameter state."""
 
     def __init__(self, target, lr: float):
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
-            raise ValueError(f"{type(self).__name__}: lr must be a number > 0; got {lr!r}")
-        self.lr = float(lr)
+        self.lr = check_real(lr, "lr", type(self).__name__, low=0, low_open=True)
         self.target = target
         _params_and_grads(target)  # a bad target fails here, not at the first step
         self.state: dict = {}  # key -> {buffer name -> array}
@@ -151,9 +149,12 @@ class Adam(Optimizer):
     def __init__(self, target, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0):
         super().__init__(target, lr)
-        self.b1, self.b2 = (float(b) for b in betas)
-        if not (0 <= self.b1 < 1 and 0 <= self.b2 < 1):
-            raise ValueError(f"Adam: betas must be in [0, 1); got {betas!r}")
+        if not isinstance(betas, (tuple, list)):
+            raise TypeError(f"Adam: betas must be a pair (beta1, beta2); got {betas!r}")
+        if len(betas) != 2:
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2); got {len(betas)} values {betas!r}")
+        self.b1, self.b2 = (check_real(b, f"betas[{i}]", "Adam", 0, 1, high_open=True)
+                            for i, b in enumerate(betas))
         _check_nonnegative("Adam", eps=eps, weight_decay=weight_decay)
         self.eps, self.weight_decay = float(eps), float(weight_decay)
 

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from numrnn._checks import check_real
 from numrnn.backend import get_array_module
 from numrnn.checkpoint import load_checkpoint, rng_states, save, set_rng_states
 from numrnn.clip import clip_grad_norm, grad_norm
@@ -111,17 +112,17 @@ class Trainer:
     def __init__(self, model, optimizer, loss_fn=mse_loss, *, clip_norm: float | None = None,
                  checkpoint_path=None, checkpoint_every: int = 0, seed: int = 0, shuffle: bool = True,
                  progress: bool = False):
-        if clip_norm is not None and not clip_norm > 0:
-            raise ValueError(f"Trainer: clip_norm must be > 0 or None; got {clip_norm!r}")
+        if clip_norm is not None:
+            clip_norm = check_real(clip_norm, "clip_norm", "Trainer", low=0, low_open=True)
         every = checkpoint_every
-        if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 0:
             raise ValueError(f"Trainer: checkpoint_every must be an int >= 0; got {checkpoint_every!r}")
         if checkpoint_every and checkpoint_path is None:
             raise ValueError("Trainer: checkpoint_every needs a checkpoint_path")
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.clip_norm = clip_norm
         self.checkpoint_path = None if checkpoint_path is None else os.fspath(checkpoint_path)
-        self.checkpoint_every = checkpoint_every
+        self.checkpoint_every = int(checkpoint_every)
         self.seed, self.shuffle, self.progress = seed, bool(shuffle), bool(progress)
         self.history = History()
         self.step = 0  # optimizer updates done

@@ -71,3 +71,15 @@ def test_non_finite_norm_is_reported_not_spread():
     grads = {"a": np.array([1.0, np.inf]), "b": np.array([2.0])}
     assert nr.clip_grad_norm(grads, 1.0) == math.inf
     assert grads["b"][0] == 2.0
+
+
+def test_numpy_scalar_limits_and_bad_types():
+    g = {"a": np.array([3.0, 4.0])}
+    assert nr.clip_grad_norm(g, np.float32(1.0)) == pytest.approx(5.0)
+    np.testing.assert_allclose(g["a"], [0.6, 0.8], rtol=1e-6)
+    nr.clip_grad_value(g, np.float64(0.7))
+    np.testing.assert_allclose(g["a"], [0.6, 0.7], rtol=1e-6)
+    with pytest.raises(TypeError, match="max_norm must be a number > 0; got '1'"):
+        nr.clip_grad_norm(g, "1")
+    with pytest.raises(TypeError, match="clip must be a number > 0; got None"):
+        nr.clip_grad_value(g, None)

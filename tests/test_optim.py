@@ -86,3 +86,18 @@ def test_bad_arguments():
     sd["state"] = {"0.weight": {"momentum_buffer": np.zeros((3, 3))}}
     with pytest.raises(ValueError, match="has shape"):
         nr.SGD(lin, momentum=0.9).load_state_dict(sd)
+
+
+def test_numpy_scalars_are_numbers_and_bad_betas_are_clear():
+    lin = nr.Linear(2, 2)
+    opt = nr.Adam(lin, lr=np.float32(0.01), betas=(np.float64(0.8), 0.9), eps=np.float32(1e-6))
+    assert opt.lr == pytest.approx(0.01) and (opt.b1, opt.b2) == (0.8, 0.9)
+    assert nr.SGD(lin, lr=np.int64(1), momentum=np.float32(0.5)).momentum == 0.5
+    with pytest.raises(TypeError, match=r"betas must be a pair \(beta1, beta2\); got 0.9"):
+        nr.Adam(lin, betas=0.9)
+    with pytest.raises(ValueError, match="betas must be a pair .* got 3 values"):
+        nr.Adam(lin, betas=(0.9, 0.99, 0.999))
+    with pytest.raises(TypeError, match="SGD: lr must be a number > 0; got '0.1'"):
+        nr.SGD(lin, lr="0.1")
+    with pytest.raises(ValueError, match="RMSprop: alpha must be a number >= 0; got nan"):
+        nr.RMSprop(lin, alpha=float("nan"))

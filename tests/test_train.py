@@ -129,3 +129,12 @@ def test_misuse():
         tr.fit([], epochs=1)
     with pytest.raises(ValueError, match="clip_norm"):
         nr.Trainer(rnn, nr.SGD(rnn), clip_norm=0)
+
+
+def test_numeric_options_accept_numpy_scalars_and_refuse_strings():
+    rnn = nr.Sequential(nr.RNN(1, 2), nr.LastStep())
+    tr = nr.Trainer(rnn, nr.SGD(rnn), clip_norm=np.float32(1.0), checkpoint_every=np.int64(2),
+                    checkpoint_path="unused.npz")
+    assert tr.clip_norm == 1.0 and tr.checkpoint_every == 2
+    with pytest.raises(TypeError, match="Trainer: clip_norm must be a number > 0; got '1'"):
+        nr.Trainer(rnn, nr.SGD(rnn), clip_norm="1")

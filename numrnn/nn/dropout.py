@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numrnn._checks import FLOAT_DTYPES, as_float_array, check_shape
+from numrnn._checks import FLOAT_DTYPES, as_float_array, check_real, check_shape
 from numrnn.backend import get_array_module
 from numrnn.nn.module import Module
 
@@ -26,9 +26,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, seed: int | None = None):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
-            raise ValueError(f"Dropout: p must be a number in [0, 1); got {p!r}")
-        self.p = float(p)
+        self.p = check_real(p, "p", "Dropout", 0, 1, high_open=True)
         self.rng = np.random.default_rng(seed)
         self._mask = None  # from the last training-mode forward
         self._hold_masks = False

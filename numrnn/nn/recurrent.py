@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from numrnn._checks import as_float_array, check_lengths, check_positive_int, check_shape
+from numrnn._checks import as_float_array, check_lengths, check_positive_int, check_real, check_shape
 from numrnn.backend import check_backend_name, get_array_module, get_ops
 from numrnn.device import array_module, backend_device, check_device, device_of, module_backend, to_device
 from numrnn.nn.module import Module
@@ -70,10 +70,7 @@ class RecurrentBase(Module):
                 f"{name}: proj_size must be smaller than hidden_size; "
                 f"got proj_size={proj_size}, hidden_size={hidden_size}"
             )
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not (
-            0 <= dropout < 1
-        ):
-            raise ValueError(f"{name}: dropout must be a number in [0, 1); got {dropout!r}")
+        check_real(dropout, "dropout", name, 0, 1, high_open=True)
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)

@@ -163,3 +163,9 @@ class TestCellBadInput:
         cell(np.zeros((2, 3), dtype=np.float32))
         with pytest.raises(ValueError, match=r"dh must have shape \(2, 4\)"):
             cell.backward(np.zeros((4,), dtype=np.float32))
+
+
+def test_dropout_may_be_a_numpy_scalar_but_not_a_string():
+    assert nr.RNN(3, 4, num_layers=2, dropout=np.float32(0.5)).dropout == 0.5
+    with pytest.raises(TypeError, match=r"RNN: dropout must be a number in \[0, 1\); got '0.5'"):
+        nr.RNN(3, 4, num_layers=2, dropout="0.5")

@@ -43,10 +43,15 @@ def test_gradcheck():
     assert report.ok, str(report)
 
 
-@pytest.mark.parametrize("p", [1.0, -0.1, "0.5", True])
-def test_bad_p(p):
-    with pytest.raises(ValueError, match="Dropout: p"):
+@pytest.mark.parametrize("p, err", [(1.0, ValueError), (-0.1, ValueError), (float("nan"), ValueError),
+                                    ("0.5", TypeError), (True, TypeError)])
+def test_bad_p(p, err):
+    with pytest.raises(err, match=r"Dropout: p must be a number in \[0, 1\)"):
         nr.Dropout(p)
+
+
+def test_p_may_be_a_numpy_scalar():
+    assert nr.Dropout(np.float32(0.25)).p == 0.25
 
 
 def test_bad_input_and_call_order():

@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from numrnn.backend import get_array_module, is_cupy_array
+from numrnn.backend import is_cupy_array
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -114,9 +114,3 @@ def check_lengths(lengths, T: int, N: int, owner: str):
                          f"got min {lengths.min()}, max {lengths.max()}")
     return lengths.astype(np.int64)
 
-
-def check_finite_input(a, name: str, owner: str) -> None:
-    """ValueError if ``a`` holds NaN or inf (used where a bad value would spread)."""
-    xp = get_array_module(a)
-    if not bool(xp.isfinite(a).all()):
-        raise ValueError(f"{owner}: {name} contains NaN or inf")

@@ -28,3 +28,10 @@ def test_gradcheck_command_fails_with_tiny_tolerance(capsys):
 def test_module_entry_point():
     out = subprocess.run([sys.executable, "-m", "numrnn", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "demo" in out.stdout and "gradcheck" in out.stdout
+
+
+def test_gradcheck_command_builds_lstm_and_gru(capsys):
+    assert main(["gradcheck", "--cell", "lstm", "--proj-size", "2", "--seq-len", "3"]) == 0
+    assert "weight_hr_l0" in capsys.readouterr().out
+    assert main(["gradcheck", "--cell", "gru", "--seq-len", "3"]) == 0
+    assert "PASSED" in capsys.readouterr().out

@@ -10,7 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
+
+
+def _mode_for(path: str) -> int:
+    """The permissions the new file gets: those of the file it replaces, else what
+    ``open(path, "w")`` would give (0o666 less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)  # reading the umask means setting it; put it straight back
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def atomic_write(path, write) -> None:
@@ -25,7 +37,7 @@ def atomic_write(path, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, _mode_for(path))  # mkstemp made it 0o600
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -247,6 +247,12 @@ def _read(path) -> tuple:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else None
         raise ValueError(f"load: {path} has format {found!r}; expected {FORMAT!r}")
+    absent = [k for k in ("params", "config", "extra") if k not in meta]
+    if absent:
+        raise ValueError(f"load: {path} is not a complete numrnn checkpoint: its __meta__ lacks {absent}")
+    if not isinstance(meta["params"], list) or not isinstance(meta["config"], dict):
+        raise ValueError(f"load: {path} has a damaged __meta__: params must be a list of names and "
+                         "config a dict")
     missing = [k for k in meta["params"] if f"param/{k}" not in arrays]
     if missing:
         raise ValueError(f"load: {path} is missing parameter arrays {missing}")

@@ -150,3 +150,19 @@ def test_rng_states_restore_dropout_draws():
     a = m(x)
     checkpoint.set_rng_states(m, states)
     np.testing.assert_array_equal(m(x), a)
+
+
+@pytest.mark.parametrize("drop", ["params", "config"])
+def test_meta_without_params_or_config_is_a_clear_error(tmp_path, drop):
+    import json
+
+    path = tmp_path / "m.npz"
+    nr.save(_model(), path)
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(bytes(arrays["__meta__"]).decode("utf-8"))
+    del meta[drop]  # was a bare KeyError
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=rf"__meta__ lacks \['{drop}'\]"):
+        nr.load(path)

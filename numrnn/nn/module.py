@@ -117,7 +117,12 @@ class Module:
             v = state[k]
             if hasattr(v, "detach"):  # a torch.Tensor
                 v = v.detach().cpu().numpy()
-            a = np.asarray(v)
+            try:
+                a = np.asarray(v)
+            except (TypeError, ValueError) as exc:  # a ragged list: NumPy's "inhomogeneous shape"
+                problems.append(f"{k}: expected an array of shape {tuple(params[k].shape)}, got a "
+                                f"{type(v).__name__} that is not one ({exc})")
+                continue
             if a.dtype.kind not in "fiu":
                 problems.append(f"{k}: expected numbers, got dtype {a.dtype}")
             elif a.shape != tuple(params[k].shape):

@@ -169,3 +169,14 @@ def test_dropout_may_be_a_numpy_scalar_but_not_a_string():
     assert nr.RNN(3, 4, num_layers=2, dropout=np.float32(0.5)).dropout == 0.5
     with pytest.raises(TypeError, match=r"RNN: dropout must be a number in \[0, 1\); got '0.5'"):
         nr.RNN(3, 4, num_layers=2, dropout="0.5")
+
+
+def test_load_state_dict_lists_a_ragged_entry_with_the_other_problems():
+    lin = nr.Linear(2, 2)
+    before = lin.state_dict()
+    sd = dict(before, weight=[[1.0, 2.0], [3.0]])  # NumPy alone says "inhomogeneous shape"
+    del sd["bias"]
+    expected = r"missing keys \['bias'\].*weight: expected an array of shape \(2, 2\)"
+    with pytest.raises(ValueError, match=expected):
+        lin.load_state_dict(sd)
+    np.testing.assert_array_equal(lin.params["weight"], before["weight"])  # nothing changed

@@ -35,6 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from numrnn._checks import check_positive_int, check_shape
 from numrnn.functional.gru import gru_forward, gru_step_backward
 from numrnn.functional.lstm import lstm_forward, lstm_step_backward
 from numrnn.functional.rnn import rnn_forward, rnn_step_backward
@@ -63,6 +64,15 @@ def _cell_of(model) -> str:
     return cell
 
 
+def _check_x(model, x) -> np.ndarray:
+    """``x`` as a (T, N, I) array of the model's dtype, or a ValueError."""
+    x = np.asarray(x, dtype=model.dtype)
+    if x.ndim != 3 or x.shape[2] != model.input_size:
+        raise ValueError(f"diagnostics: x must be time-major (T, N, {model.input_size}); "
+                         f"got shape {x.shape}")
+    return x
+
+
 def run_textbook(model, x, h0=None) -> TextbookRun:
     """Layer 0, direction 0 of ``model`` over ``x`` with the reference functions.
 
@@ -74,13 +84,14 @@ def run_textbook(model, x, h0=None) -> TextbookRun:
     h0 : (N, P) initial hidden state (zeros when ``None``); an LSTM's c0 is zero.
     """
     cell = _cell_of(model)
-    x = np.asarray(x, dtype=model.dtype)
-    if x.ndim != 3 or x.shape[2] != model.input_size:
-        raise ValueError(f"diagnostics: x must be time-major (T, N, {model.input_size}); "
-                         f"got shape {x.shape}")
+    x = _check_x(model, x)
     T, N, _ = x.shape
     P, H = model.output_size, model.hidden_size
-    h0 = np.zeros((N, P), dtype=model.dtype) if h0 is None else np.asarray(h0, dtype=model.dtype)
+    if h0 is None:
+        h0 = np.zeros((N, P), dtype=model.dtype)
+    else:
+        h0 = np.asarray(h0, dtype=model.dtype)
+        check_shape(h0, (N, P), "h0", "diagnostics", "(N, P): one state per sequence of x")
     weights = model._weights(0, 0)  # (w_ih, w_hh, b_ih, b_hh[, w_hr])
     if cell == "rnn":
         h, cache = rnn_forward(x, h0, *weights, nonlinearity=model.nonlinearity)
@@ -144,7 +155,10 @@ def hidden_grad_norms(model, x, dh_last, h0=None) -> np.ndarray:
     -------
     norms : (T,) array, ``norms[t]`` = Frobenius norm of dL/dh_t over the batch.
     """
-    T, N = np.shape(x)[:2]
+    _cell_of(model)
+    T, N, _ = _check_x(model, x).shape
+    dh_last = np.asarray(dh_last)
+    check_shape(dh_last, (N, model.output_size), "dh_last", "hidden_grad_norms", "(N, P)")
     dout = np.zeros((T, N, model.output_size))
     dout[-1] = dh_last
     dh = hidden_grads(model, x, dout, h0)
@@ -266,6 +280,10 @@ def recurrent_spectral_radii(model, layer: int = 0) -> dict:
         ``proj_size`` has non-square blocks and is refused.
     """
     cell = _cell_of(model)
+    layer = check_positive_int(layer, "layer", "recurrent_spectral_radii", minimum=0)
+    if layer >= model.num_layers:
+        raise ValueError(f"recurrent_spectral_radii: layer must be < num_layers = {model.num_layers}; "
+                         f"got {layer}")
     if cell == "lstm" and model.proj_size:
         raise ValueError("recurrent_spectral_radii: with proj_size the blocks of W_hh are not square")
     w_hh = model.params[f"weight_hh_l{layer}"]  # (G*H, H)

@@ -208,3 +208,19 @@ def test_save_heatmap_writes_a_png(tmp_path, rng):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     both = plotting.save_heatmaps({"a": rng.random((T, H)), "b": np.zeros((T, H))}, tmp_path / "two.png")
     assert both.stat().st_size > 0
+
+
+def test_bad_inputs_are_named():
+    rnn = nr.RNN(3, 4, num_layers=2, dtype=np.float64, seed=0)
+    x = np.zeros((5, 2, 3))
+    with pytest.raises(ValueError, match=r"h0 must have shape \(2, 4\)"):  # NumPy broadcast error before
+        dg.hidden_grads(rnn, x, np.zeros((5, 2, 4)), h0=np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"dh_last must have shape \(2, 4\)"):
+        dg.hidden_grad_norms(rnn, x, np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"x must be time-major \(T, N, 3\)"):
+        dg.hidden_grad_norms(rnn, np.zeros(5), np.ones((2, 4)))
+    with pytest.raises(ValueError, match="layer must be < num_layers = 2; got 3"):  # a KeyError before
+        dg.recurrent_spectral_radii(rnn, layer=3)
+    with pytest.raises(ValueError, match="layer must be >= 0"):
+        dg.recurrent_spectral_radii(rnn, layer=-1)
+    assert set(dg.recurrent_spectral_radii(rnn, layer=np.int64(1))) == {"W_hh"}

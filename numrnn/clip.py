@@ -11,8 +11,9 @@ weights far away. Clipping rescales the gradient before the update (Pascanu et a
 
 ``clip_grad_value`` clamps every element to [-clip, clip] instead.
 
-``target`` is a module (its ``.grads``), a list of modules, or a dict of gradient
-arrays; the arrays are changed in place.
+``target`` is a module (its ``.grads``), a list of modules, a pair of dicts
+``(params, grads)`` (:mod:`numrnn.targets`), or a dict of gradient arrays; the arrays
+are changed in place.
 """
 
 from __future__ import annotations
@@ -21,20 +22,12 @@ import math
 
 from numrnn._checks import check_real
 from numrnn.backend import get_array_module
+from numrnn.targets import grad_arrays
 
 
 def _grad_arrays(target) -> list:
-    """The gradient arrays of a module, a list of modules, or a dict name -> array."""
-    if isinstance(target, dict):
-        return list(target.values())
-    modules = target if isinstance(target, (list, tuple)) else [target]
-    out = []
-    for m in modules:
-        if not hasattr(m, "grads"):
-            raise TypeError("clip: target must be a module, a list of modules or a dict of gradient "
-                            f"arrays; got {type(m).__name__}")
-        out += list(m.grads.values())
-    return out
+    """The gradient arrays of ``target``: see :mod:`numrnn.targets`."""
+    return grad_arrays(target, "clip")
 
 
 def grad_norm(target, norm_type: float = 2.0) -> float:
@@ -64,7 +57,7 @@ def clip_grad_norm(target, max_norm: float, norm_type: float = 2.0) -> float:
 
     Parameters
     ----------
-    target : a module, a list of modules, or a dict of gradient arrays.
+    target : a module, a list of modules, a pair ``(params, grads)`` or a dict of gradient arrays.
     max_norm : the largest allowed global norm.
     norm_type : p of the p-norm (2 by default, ``float("inf")`` for the largest entry).
 

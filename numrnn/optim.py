@@ -8,7 +8,7 @@ and :meth:`Optimizer.state_dict` / :meth:`Optimizer.load_state_dict` save and re
 it for checkpoints.
 
 ``target`` is a module, a list of modules, or a pair of dicts ``(params, grads)``
-with the same keys.
+with the same keys (:mod:`numrnn.targets`).
 """
 
 from __future__ import annotations
@@ -17,24 +17,12 @@ import numpy as np
 
 from numrnn._checks import check_real
 from numrnn.backend import get_array_module
+from numrnn.targets import params_and_grads
 
 
 def _params_and_grads(target) -> list:
-    """[(key, param array, grad array)] for a module, a list of modules or (params, grads)."""
-    if isinstance(target, tuple) and len(target) == 2 and all(isinstance(d, dict) for d in target):
-        params, grads = target
-        return [(k, params[k], grads[k]) for k in params]
-    modules = target if isinstance(target, (list, tuple)) else [target]
-    out = []
-    for i, m in enumerate(modules):
-        if not (hasattr(m, "params") and hasattr(m, "grads")):
-            raise TypeError(
-                f"optimizer target must be a module, a list of modules or (params, grads); "
-                f"got {type(m).__name__}"
-            )
-        grads = m.grads
-        out += [(f"{i}.{k}", p, grads[k]) for k, p in m.params.items()]
-    return out
+    """[(key, param array, grad array)]: see :mod:`numrnn.targets`."""
+    return params_and_grads(target, "optimizer")
 
 
 def _check_nonnegative(owner: str, **values) -> None:

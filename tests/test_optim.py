@@ -101,3 +101,18 @@ def test_numpy_scalars_are_numbers_and_bad_betas_are_clear():
         nr.SGD(lin, lr="0.1")
     with pytest.raises(ValueError, match="RMSprop: alpha must be a number >= 0; got nan"):
         nr.RMSprop(lin, alpha=float("nan"))
+
+
+def test_target_may_be_a_params_grads_pair_and_clip_takes_the_same():
+    lin = nr.Linear(2, 2, dtype=np.float64, seed=0)
+    lin.grads["weight"][...] = 3.0
+    lin.grads["bias"][...] = 4.0
+    pair = (lin.params, lin.grads)
+    before = lin.params["weight"].copy()
+    assert nr.clip_grad_norm(pair, 1.0) == pytest.approx(np.sqrt(4 * 9 + 2 * 16))  # was a TypeError
+    nr.SGD(pair, lr=1.0).step()
+    np.testing.assert_allclose(lin.params["weight"], before - lin.grads["weight"])
+    with pytest.raises(TypeError, match=r"optimizer target must be .*pass \(params, grads\)"):
+        nr.SGD(lin.params)
+    with pytest.raises(ValueError, match=r"same keys; only in params \['bias'\]"):
+        nr.SGD((lin.params, {"weight": lin.grads["weight"]}))

@@ -1,0 +1,52 @@
+"""What an optimizer or a clipping function works on: its ``target``.
+
+A target is one of
+
+* a module (its ``params`` and ``grads`` dicts),
+* a list (or tuple) of modules, e.g. ``[rnn, head]``,
+* a pair of dicts ``(params, grads)`` with the same keys,
+
+and :func:`params_and_grads` turns any of them into ``[(key, param, grad), ...]``.
+Keys are ``"i.name"`` for the i-th module (``"0.weight_ih_l0"`` for a single module)
+and the dict keys for a pair, so an optimizer's saved state finds its parameters
+again. The clipping functions also take a bare dict of gradient arrays.
+"""
+
+from __future__ import annotations
+
+TARGET_KINDS = "a module, a list of modules or a pair of dicts (params, grads)"
+
+
+def _is_pair(target) -> bool:
+    return isinstance(target, tuple) and len(target) == 2 and all(isinstance(d, dict) for d in target)
+
+
+def params_and_grads(target, owner: str) -> list:
+    """``[(key, param array, grad array)]`` of ``target``; TypeError/ValueError naming ``owner``."""
+    if _is_pair(target):
+        params, grads = target
+        only_p, only_g = sorted(set(params) - set(grads)), sorted(set(grads) - set(params))
+        if only_p or only_g:
+            raise ValueError(f"{owner}: params and grads must have the same keys; only in params "
+                             f"{only_p}, only in grads {only_g}")
+        return [(k, params[k], grads[k]) for k in params]
+    if isinstance(target, dict):
+        raise TypeError(f"{owner} target must be {TARGET_KINDS}; got a single dict (pass (params, grads))")
+    modules = target if isinstance(target, (list, tuple)) else [target]
+    out = []
+    for i, m in enumerate(modules):
+        if not (hasattr(m, "params") and hasattr(m, "grads")):
+            raise TypeError(f"{owner} target must be {TARGET_KINDS}; got {type(m).__name__}")
+        grads = m.grads
+        out += [(f"{i}.{k}", p, grads[k]) for k, p in m.params.items()]
+    return out
+
+
+def grad_arrays(target, owner: str) -> list:
+    """The gradient arrays of ``target``, which may also be a dict name -> gradient array."""
+    if isinstance(target, dict):
+        return list(target.values())
+    return [g for _, _, g in params_and_grads(target, owner)]
+
+
+__all__ = ["TARGET_KINDS", "grad_arrays", "params_and_grads"]

@@ -49,9 +49,11 @@ NUMBA_JIT_OPTIONS = {
 NUMBA_LOOP_MAX_N = 1
 NUMBA_LOOP_MAX_H = 256
 
-#: Largest scratch buffer (bytes) a compiled backward keeps for reuse by its next call
-#: (``numrnn/kernels/workspace.py``): reusing it avoids the page faults of fresh memory,
-#: about 1.7 us per 4 KiB page on the development machine. Larger ones are allocated fresh.
+#: Most scratch (bytes, all buffers together) one thread keeps for reuse by the compiled
+#: backward passes (``numrnn/kernels/workspace.py``): reusing it avoids the page faults
+#: of fresh memory, about 1.7 us per 4 KiB page on the development machine. A buffer that
+#: would go over this total evicts the thread's others; a larger one is allocated fresh
+#: and not kept. ``numrnn.kernels.workspace.clear()`` releases the calling thread's.
 WORKSPACE_MAX_BYTES = 64 * 2**20
 
 #: Default pass mark of :func:`numrnn.check_gradients`: the largest relative error

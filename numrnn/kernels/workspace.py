@@ -10,8 +10,12 @@ than the step loop that fills it. PyTorch avoids the same cost with a caching al
 Only scratch is reused: arrays that are dead when the kernel returns (the backward's
 ``da``). What a kernel returns, or keeps in its cache for a later call, is always fresh,
 so results never alias each other. Buffers are kept per thread (the kernels release the
-GIL, so two threads may run backward passes at once) and only up to
-``config.WORKSPACE_MAX_BYTES`` each; a larger request gets a fresh array.
+GIL, so two threads may run backward passes at once), and all the buffers one thread
+keeps add up to at most ``config.WORKSPACE_MAX_BYTES``: a buffer that would go over
+that total makes the thread drop its other buffers first, and a request larger than
+the total on its own gets a fresh array that is not kept. :func:`clear` releases the
+calling thread's buffers (say, after training, before a long inference phase); a
+thread's buffers are also released when the thread ends.
 """
 
 from __future__ import annotations
@@ -22,7 +26,17 @@ import numpy as np
 
 from numrnn import config
 
+__all__ = ["scratch", "clear", "held_bytes"]
+
 _local = threading.local()
+
+
+def _buffers() -> dict:
+    """The calling thread's buffers: (name, dtype) -> 1-D array."""
+    buffers = getattr(_local, "buffers", None)
+    if buffers is None:
+        buffers = _local.buffers = {}
+    return buffers
 
 
 def scratch(name: str, shape: tuple, dtype) -> np.ndarray:
@@ -30,17 +44,30 @@ def scratch(name: str, shape: tuple, dtype) -> np.ndarray:
 
     The same ``name`` in the same thread gets the same memory back on the next call
     (grown when a larger one is asked for): the caller must be done with it before it
-    asks again under that name.
+    asks again under that name. Dropping another name's buffer to stay under the total
+    never touches an array already handed out: the caller's reference keeps it alive.
     """
     dtype = np.dtype(dtype)
     size = int(np.prod(shape))
-    if size * dtype.itemsize > config.WORKSPACE_MAX_BYTES:
+    nbytes = size * dtype.itemsize
+    if nbytes > config.WORKSPACE_MAX_BYTES:
         return np.empty(shape, dtype=dtype)
-    buffers = getattr(_local, "buffers", None)
-    if buffers is None:
-        buffers = _local.buffers = {}
+    buffers = _buffers()
     key = (name, dtype)
     buf = buffers.get(key)
     if buf is None or buf.size < size:
+        others = held_bytes() - (0 if buf is None else buf.nbytes)
+        if others + nbytes > config.WORKSPACE_MAX_BYTES:
+            buffers.clear()  # over the per-thread total: keep only the new buffer
         buf = buffers[key] = np.empty(size, dtype=dtype)
     return buf[:size].reshape(shape)
+
+
+def clear() -> None:
+    """Release every scratch buffer the calling thread keeps (the next call allocates afresh)."""
+    _buffers().clear()
+
+
+def held_bytes() -> int:
+    """Bytes of scratch the calling thread keeps, at most ``config.WORKSPACE_MAX_BYTES``."""
+    return sum(b.nbytes for b in _buffers().values())

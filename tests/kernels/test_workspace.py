@@ -1,10 +1,12 @@
-"""numrnn/kernels/workspace.py: scratch buffers reused per name, per thread, up to a size."""
+"""numrnn/kernels/workspace.py: scratch buffers reused per name, per thread, up to a
+total per thread, released by clear()."""
 
 import threading
 
 import numpy as np
 
 from numrnn import config
+from numrnn.kernels import workspace
 from numrnn.kernels.workspace import scratch
 
 
@@ -47,3 +49,79 @@ def test_backward_results_do_not_alias_between_calls():
     for a, b, k in zip([g for g in first if g is not None], [g for g in second if g is not None], kept):
         assert not np.shares_memory(a, b)
         np.testing.assert_array_equal(a, k)
+
+
+def test_the_limit_is_a_total_per_thread(monkeypatch):
+    monkeypatch.setattr(config, "WORKSPACE_MAX_BYTES", 1000)
+    workspace.clear()
+    a = scratch("test_e", (50,), np.float64)  # 400 B
+    scratch("test_f", (50,), np.float64)  # 400 B
+    assert workspace.held_bytes() == 800
+    assert np.shares_memory(a, scratch("test_e", (50,), np.float64))  # both kept
+    a[:] = 1.0
+    c = scratch("test_g", (50,), np.float64)  # 1200 B would go over: the others are dropped
+    assert workspace.held_bytes() == 400
+    assert not np.shares_memory(a, scratch("test_e", (50,), np.float64))
+    assert np.shares_memory(c, scratch("test_g", (50,), np.float64))
+    assert np.all(a == 1.0)  # what was handed out stays the caller's
+    held = workspace.held_bytes()
+    big = scratch("test_h", (126,), np.float64)  # 1008 B > the total: fresh, not kept
+    assert big.shape == (126,) and workspace.held_bytes() == held
+    workspace.clear()
+
+
+def test_clear_releases_this_threads_buffers_only():
+    mine = scratch("test_i", (16,), np.float32)
+    assert workspace.held_bytes() >= mine.nbytes
+    theirs = []
+
+    def other():
+        theirs.append(scratch("test_i", (16,), np.float32))
+        done.wait()
+        theirs.append(workspace.held_bytes())
+
+    done = threading.Event()
+    t = threading.Thread(target=other)
+    t.start()
+    while not theirs:
+        threading.Event().wait(0.001)
+    workspace.clear()
+    assert workspace.held_bytes() == 0
+    assert not np.shares_memory(mine, scratch("test_i", (16,), np.float32))  # fresh after clear
+    done.set()
+    t.join()
+    assert theirs[1] == theirs[0].nbytes  # the other thread kept its own
+    workspace.clear()
+
+
+def _one_backward(cell: str, dtype, rng) -> None:
+    """Forward and backward of one layer of ``cell`` at T=5, N=4, D=3, H=16."""
+    from numrnn.kernels import numba_gru, numba_lstm, numba_rnn
+
+    T, N, D, H = 5, 4, 3, 16
+    G = {"rnn": 1, "gru": 3, "lstm": 4}[cell]
+    x = rng.standard_normal((T, N, D)).astype(dtype)
+    h0, dh = np.zeros((N, H), dtype), np.ones((T, N, H), dtype)
+    w_ih = rng.uniform(-0.25, 0.25, (G * H, D)).astype(dtype)
+    w_hh = rng.uniform(-0.25, 0.25, (G * H, H)).astype(dtype)
+    if cell == "rnn":
+        numba_rnn.rnn_backward(dh, numba_rnn.rnn_forward(x, h0, w_ih, w_hh)[1])
+    elif cell == "gru":
+        numba_gru.gru_backward(dh, numba_gru.gru_forward(x, h0, w_ih, w_hh)[1])
+    else:
+        numba_lstm.lstm_backward(dh, np.zeros_like(dh), numba_lstm.lstm_forward(x, h0, h0, w_ih, w_hh)[2])
+
+
+def test_backward_passes_keep_at_most_the_total(monkeypatch):
+    """The reviewer's case, scaled down: every cell's backward in both dtypes, one after
+    the other, keeps no more scratch than the total; clear() then releases all of it."""
+    cap = 12_000  # the largest buffer, the LSTM's float64 da, is 5 * 4 * 64 * 8 = 10240 B
+    monkeypatch.setattr(config, "WORKSPACE_MAX_BYTES", cap)
+    workspace.clear()
+    rng = np.random.default_rng(1)
+    for dtype in (np.float64, np.float32):
+        for cell in ("rnn", "lstm", "gru"):
+            _one_backward(cell, dtype, rng)
+            assert 0 < workspace.held_bytes() <= cap
+    workspace.clear()
+    assert workspace.held_bytes() == 0

@@ -25,8 +25,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.run(args) or 0)
+    """Run one command; a bad argument that only the library catches (a TypeError or
+    ValueError, e.g. ``--proj-size`` not below ``--hidden-size``) is reported like
+    argparse's own errors: one message, exit status 2, no traceback."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """python -m numrnn: the demo learns "ohlol"; gradcheck prints its table and exit code."""
 
+import re
 import subprocess
 import sys
+
+import pytest
 
 from numrnn.__main__ import main
 
@@ -35,3 +38,21 @@ def test_gradcheck_command_builds_lstm_and_gru(capsys):
     assert "weight_hr_l0" in capsys.readouterr().out
     assert main(["gradcheck", "--cell", "gru", "--seq-len", "3"]) == 0
     assert "PASSED" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["gradcheck", "--layers", "0"], "argument --layers: must be an integer >= 1; got '0'"),
+    (["gradcheck", "--cell", "lstm", "--proj-size", "9"], "proj_size must be smaller than hidden_size"),
+    (["gradcheck", "--layers", "2", "--dropout", "2"], r"dropout must be a number in \[0, 1\)"),
+    (["train", "classify", "--max-len", "4"], "argument --max-len: must be an integer >= 6; got '4'"),
+    (["train", "hello", "--steps", "0"], "argument --steps: must be an integer >= 1"),
+    (["train", "chars", "--temperatures", "0"], "argument --temperatures: must be a finite number > 0"),
+    (["train", "chars", "--batch", "0"], "argument --batch: must be an integer >= 1"),
+    (["train", "sine", "--lr", "-1"], "argument --lr: must be a finite number > 0"),
+])
+def test_misuse_is_a_usage_error_not_a_traceback(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err) and "Traceback" not in err

@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 import numrnn as nr
+from numrnn.commands.argtypes import positive_int
 from numrnn.data import HELLO_VOCAB, decode, hello_ohlol, one_hot
 from numrnn.diagnostics import hidden_grad_norms
 
@@ -24,8 +25,8 @@ from numrnn.diagnostics import hidden_grad_norms
 def add_parser(sub) -> None:
     p = sub.add_parser("demo", help="gradient check, 'hello' -> 'ohlol', BPTT gradient norms",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=int, default=300, help="most epochs for 'hello' (default 300)")
-    p.add_argument("--hidden-size", type=int, default=8)
+    p.add_argument("--epochs", type=positive_int, default=300, help="most epochs for 'hello' (default 300)")
+    p.add_argument("--hidden-size", type=positive_int, default=8)
     p.add_argument("--backend", default="auto", choices=("auto", "numpy", "numba", "cupy"))
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=run)

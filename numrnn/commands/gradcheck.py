@@ -12,18 +12,19 @@ import argparse
 import numpy as np
 
 import numrnn as nr
+from numrnn.commands.argtypes import nonnegative_int, positive_int
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("gradcheck", help="check a network's backward numerically",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="rnn", help="recurrent cell")
-    p.add_argument("--layers", type=int, default=1, help="num_layers (default 1)")
-    p.add_argument("--input-size", type=int, default=3)
-    p.add_argument("--hidden-size", type=int, default=4)
-    p.add_argument("--proj-size", type=int, default=0, help="LSTM projection size")
-    p.add_argument("--seq-len", type=int, default=5, help="T")
-    p.add_argument("--batch", type=int, default=2, help="N")
+    p.add_argument("--layers", type=positive_int, default=1, help="num_layers (default 1)")
+    p.add_argument("--input-size", type=positive_int, default=3)
+    p.add_argument("--hidden-size", type=positive_int, default=4)
+    p.add_argument("--proj-size", type=nonnegative_int, default=0, help="LSTM projection size")
+    p.add_argument("--seq-len", type=positive_int, default=5, help="T")
+    p.add_argument("--batch", type=positive_int, default=2, help="N")
     p.add_argument("--bidirectional", action="store_true")
     p.add_argument("--batch-first", action="store_true")
     p.add_argument("--no-bias", action="store_true")

@@ -33,6 +33,7 @@ import numpy as np
 import numrnn as nr
 from numrnn import plotting
 from numrnn.checkpoint import load, save
+from numrnn.commands.argtypes import positive_float, positive_int
 from numrnn.examples.common import Progress, add_common_arguments, out_dir, print_written, verdict
 from numrnn.functional.losses import softmax
 from numrnn.tbptt import train_tbptt
@@ -46,14 +47,14 @@ def add_arguments(p) -> None:
     source.add_argument("--text", default=None, help="train on this UTF-8 file instead")
     source.add_argument("--module", default="argparse",
                         help="standard-library module whose source is the text (default argparse)")
-    p.add_argument("--seq-len", type=int, default=25, help="T, characters per chunk (default 25)")
-    p.add_argument("--batch", type=int, default=64, help="N, parallel streams (default 64)")
-    p.add_argument("--embedding-dim", type=int, default=32, help="E (default 32)")
+    p.add_argument("--seq-len", type=positive_int, default=25, help="T, characters per chunk (default 25)")
+    p.add_argument("--batch", type=positive_int, default=64, help="N, parallel streams (default 64)")
+    p.add_argument("--embedding-dim", type=positive_int, default=32, help="E (default 32)")
     p.add_argument("--optimizer", choices=("adam", "adagrad"), default="adam",
                    help="adam (default) or adagrad (min-char-rnn; try --lr 0.1)")
-    p.add_argument("--temperatures", type=float, nargs="+", default=[0.5, 1.0],
+    p.add_argument("--temperatures", type=positive_float, nargs="+", default=[0.5, 1.0],
                    help="sampling temperatures (default 0.5 1.0)")
-    p.add_argument("--sample-len", type=int, default=200, help="characters per sample (default 200)")
+    p.add_argument("--sample-len", type=positive_int, default=200, help="characters per sample (default 200)")
 
 
 def read_text(args) -> tuple:

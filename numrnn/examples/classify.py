@@ -29,6 +29,7 @@ import numpy as np
 import numrnn as nr
 from numrnn import plotting
 from numrnn.checkpoint import load
+from numrnn.commands.argtypes import int_at_least, positive_int
 from numrnn.examples.common import Progress, add_common_arguments, out_dir, print_written, verdict
 from numrnn.train import Trainer
 
@@ -38,14 +39,16 @@ NEGATIVE = ("bad", "awful", "boring", "dull", "hated")
 FILLER = ("the", "movie", "film", "plot", "was", "and", "it", "a", "very", "this", "acting", "story")
 VOCAB = ("<pad>", "not") + POSITIVE + NEGATIVE + FILLER
 CLASSES = ("negative", "positive")
+MIN_LEN = 6  # the longest review without filler: three negated opinions, "not good" x 3
 
 
 def add_arguments(p) -> None:
     add_common_arguments(p, steps=400, lr=1e-2, hidden=32)
     p.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="gru",
                    help="recurrent cell (default gru)")
-    p.add_argument("--batch", type=int, default=64, help="N, reviews per step (default 64)")
-    p.add_argument("--max-len", type=int, default=20, help="longest review in words (default 20)")
+    p.add_argument("--batch", type=positive_int, default=64, help="N, reviews per step (default 64)")
+    p.add_argument("--max-len", type=int_at_least(MIN_LEN), default=20,
+                   help=f"longest review in words, at least {MIN_LEN} (default 20)")
 
 
 def review(rng, max_len: int) -> tuple:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numrnn as nr
 from numrnn import plotting
 from numrnn.checkpoint import load, save
+from numrnn.commands.argtypes import positive_int
 from numrnn.data import HELLO_VOCAB, decode, encode, one_hot
 from numrnn.examples.common import Progress, add_common_arguments, out_dir, print_written, verdict
 from numrnn.train import check_finite_loss
@@ -31,7 +32,7 @@ TARGET = "ohlol"
 
 def add_arguments(p) -> None:
     add_common_arguments(p, steps=100, lr=0.05, hidden=8)
-    p.add_argument("--embedding-dim", type=int, default=4, help="E (default 4)")
+    p.add_argument("--embedding-dim", type=positive_int, default=4, help="E (default 4)")
 
 
 def build(variant: str, args):

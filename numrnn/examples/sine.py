@@ -22,6 +22,7 @@ import numpy as np
 import numrnn as nr
 from numrnn import plotting
 from numrnn.checkpoint import load
+from numrnn.commands.argtypes import positive_int
 from numrnn.examples.common import Progress, add_common_arguments, out_dir, print_written, verdict
 from numrnn.train import Trainer
 
@@ -30,8 +31,9 @@ TARGET_MSE = 1e-3
 
 def add_arguments(p) -> None:
     add_common_arguments(p, steps=300, lr=3e-3, hidden=64)
-    p.add_argument("--window", type=int, default=20, help="T, the values the model reads (default 20)")
-    p.add_argument("--batch", type=int, default=64, help="N, windows per step (default 64)")
+    p.add_argument("--window", type=positive_int, default=20,
+                   help="T, the values the model reads (default 20)")
+    p.add_argument("--batch", type=positive_int, default=64, help="N, windows per step (default 64)")
 
 
 def sine_windows(window: int, samples: int = 2000, dt: float = 0.1):

@@ -17,6 +17,7 @@ import numpy as np
 
 from numrnn._checks import check_real
 from numrnn.backend import get_array_module
+from numrnn.device import to_device
 from numrnn.targets import params_and_grads
 
 
@@ -31,7 +32,13 @@ def _check_nonnegative(owner: str, **values) -> None:
 
 
 class Optimizer:
-    """Base class: holds (param, grad) pairs and per-parameter state."""
+    """Base class: holds (param, grad) pairs and per-parameter state.
+
+    Every optimizer here takes ``weight_decay`` as torch.optim does (L2: ``g = grad +
+    weight_decay * p``); :meth:`step` adds that term once, before the subclass's rule.
+    """
+
+    weight_decay = 0.0
 
     def __init__(self, target, lr: float):
         self.lr = check_real(lr, "lr", type(self).__name__, low=0, low_open=True)
@@ -49,16 +56,19 @@ class Optimizer:
         """One update of every parameter, in place."""
         self.steps += 1
         for key, p, g in _params_and_grads(self.target):
+            if self.weight_decay:
+                g = g + self.weight_decay * p  # a new array: the module's grads stay as they are
             self._update(key, p, g, self.state.setdefault(key, {}))
 
     def _update(self, key, p, g, state: dict) -> None:
+        """The optimizer's rule for one parameter; ``g`` already holds the decay term."""
         raise NotImplementedError
 
     # -- checkpoints ---------------------------------------------------------------------
     def state_dict(self) -> dict:
         """``{"type", "steps", "lr", "state": {key: {name: NumPy array}}}``, copies."""
-        def host(a):
-            return a.get() if hasattr(a, "get") else np.array(a, copy=True)
+        def host(a):  # a NumPy copy, wherever the state lives
+            return np.array(to_device(a, "numpy"), copy=True)
 
         return {
             "type": type(self).__name__,
@@ -112,8 +122,6 @@ class SGD(Optimizer):
         self.weight_decay, self.nesterov = float(weight_decay), bool(nesterov)
 
     def _update(self, key, p, g, state) -> None:
-        if self.weight_decay:
-            g = g + self.weight_decay * p
         if self.momentum:
             buf = state.get("momentum_buffer")
             if buf is None:
@@ -148,8 +156,6 @@ class Adam(Optimizer):
 
     def _update(self, key, p, g, state) -> None:
         xp = get_array_module(p)
-        if self.weight_decay:
-            g = g + self.weight_decay * p
         if not state:
             state["exp_avg"], state["exp_avg_sq"] = xp.zeros_like(p), xp.zeros_like(p)
         m, v = state["exp_avg"], state["exp_avg_sq"]
@@ -182,8 +188,6 @@ class Adagrad(Optimizer):
 
     def _update(self, key, p, g, state) -> None:
         xp = get_array_module(p)
-        if self.weight_decay:
-            g = g + self.weight_decay * p
         if not state:
             state["sum"] = xp.full_like(p, self.initial_accumulator_value)
         s = state["sum"]
@@ -212,8 +216,6 @@ class RMSprop(Optimizer):
 
     def _update(self, key, p, g, state) -> None:
         xp = get_array_module(p)
-        if self.weight_decay:
-            g = g + self.weight_decay * p
         if not state:
             state["square_avg"] = xp.zeros_like(p)
             if self.centered:

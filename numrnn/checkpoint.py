@@ -31,6 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from numrnn.atomic import atomic_write
+from numrnn.backend import is_cupy_array
 from numrnn.nn.module import Module
 
 FORMAT = "numrnn-checkpoint/1"
@@ -146,7 +147,7 @@ def _pack(obj, arrays: dict, where: str):
         return {k: _pack(v, arrays, f"{where}.{k}") for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_pack(v, arrays, f"{where}[{i}]") for i, v in enumerate(obj)]
-    if hasattr(obj, "get") and hasattr(obj, "__cuda_array_interface__"):  # a CuPy array
+    if is_cupy_array(obj):
         obj = obj.get()
     if isinstance(obj, np.ndarray):
         key = f"extra/{len(arrays)}"

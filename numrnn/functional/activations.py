@@ -38,7 +38,7 @@ def activation_forward(a, nonlinearity: str = "tanh"):
 def activation_backward(dy, y, nonlinearity: str = "tanh"):
     """dL/da from dL/dy and the saved output ``y`` of :func:`activation_forward`."""
     if nonlinearity == "tanh":
-        return dy * (1 - y * y)
+        return tanh_backward(dy, y)
     if nonlinearity == "relu":
         return dy * (y > 0)
     raise ValueError(f"nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")

@@ -15,6 +15,8 @@ import contextlib
 import numpy as np
 
 from numrnn._checks import check_dtype
+from numrnn.backend import get_array_module, is_cupy_array
+from numrnn.device import array_module, check_device, to_device, to_device_of
 
 
 class Module:
@@ -61,8 +63,6 @@ class Module:
         """Add ``value`` into ``grads[name]`` (no-op for ``None``), moving it to the
         gradient's device first (a GPU backward into a host module's grads)."""
         if value is not None:
-            from numrnn.device import to_device_of
-
             self._grads[name] += to_device_of(value, self._grads[name])
 
     def no_grad_entries(self) -> dict:
@@ -86,8 +86,6 @@ class Module:
     # -- state_dict -------------------------------------------------------------------
     def state_dict(self) -> dict:
         """A dict of NumPy copies of every parameter, under PyTorch's names."""
-        from numrnn.backend import is_cupy_array
-
         return {
             k: (v.get() if is_cupy_array(v) else np.array(v, copy=True))
             for k, v in self.params.items()
@@ -169,8 +167,6 @@ class Module:
         brings them back. ``state_dict()`` returns NumPy arrays either way. Moving to
         the GPU without CuPy or a GPU is a RuntimeError that names what is missing.
         """
-        from numrnn.device import array_module, check_device, to_device
-
         device = check_device(device)
         array_module(device)  # CuPy and a GPU, or the error that says which is missing
         self._params = {k: to_device(v, device) for k, v in self._params.items()}
@@ -211,6 +207,4 @@ class Module:
 
 def _to_device_like(a: np.ndarray, p):
     """``a`` as an array of ``p``'s array module and dtype (for CuPy parameters)."""
-    from numrnn.backend import get_array_module
-
     return get_array_module(p).asarray(a, dtype=p.dtype)

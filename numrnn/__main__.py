@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+from numrnn.errors import UsageError
+
 COMMANDS = ("demo", "gradcheck", "trace", "train")
 
 
@@ -25,14 +27,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Run one command; a bad argument that only the library catches (a TypeError or
-    ValueError, e.g. ``--proj-size`` not below ``--hidden-size``) is reported like
-    argparse's own errors: one message, exit status 2, no traceback."""
+    """Run one command.
+
+    A bad argument that only the library catches (``--proj-size`` not below
+    ``--hidden-size``) raises one of numrnn's own :class:`~numrnn.errors.UsageError`
+    subclasses and is reported like argparse's own errors: one message, exit status 2,
+    no traceback. Anything else is a bug and keeps its traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (TypeError, ValueError) as exc:
+    except UsageError as exc:
         parser.error(str(exc))
 
 

@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from numrnn.backend import is_cupy_array
+from numrnn.errors import UsageTypeError, UsageValueError
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -22,18 +23,18 @@ def check_dtype(dtype) -> np.dtype:
     try:
         dt = np.dtype(dtype)
     except TypeError as exc:
-        raise TypeError(f"dtype must be np.float32 or np.float64; got {dtype!r}") from exc
+        raise UsageTypeError(f"dtype must be np.float32 or np.float64; got {dtype!r}") from exc
     if dt not in FLOAT_DTYPES:
-        raise TypeError(f"dtype must be np.float32 or np.float64; got {dt.name}")
+        raise UsageTypeError(f"dtype must be np.float32 or np.float64; got {dt.name}")
     return dt
 
 
 def check_positive_int(value, name: str, owner: str, minimum: int = 1) -> int:
     """``value`` as an int if it is an integer >= ``minimum``, else an error."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{owner}: {name} must be an integer; got {value!r}")
+        raise UsageTypeError(f"{owner}: {name} must be an integer; got {value!r}")
     if value < minimum:
-        raise ValueError(f"{owner}: {name} must be >= {minimum}; got {value}")
+        raise UsageValueError(f"{owner}: {name} must be >= {minimum}; got {value}")
     return int(value)
 
 
@@ -53,13 +54,13 @@ def check_real(value, name: str, owner: str, low=None, high=None, *, low_open: b
     else:
         wanted = f" {lo or hi}" if lo or hi else ""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{owner}: {name} must be a number{wanted}; got {value!r}")
+        raise UsageTypeError(f"{owner}: {name} must be a number{wanted}; got {value!r}")
     v = float(value)
     out_of_range = math.isnan(v) or (
         low is not None and (v <= low if low_open else v < low)) or (
         high is not None and (v >= high if high_open else v > high))
     if out_of_range:
-        raise ValueError(f"{owner}: {name} must be a number{wanted}; got {value!r}")
+        raise UsageValueError(f"{owner}: {name} must be a number{wanted}; got {value!r}")
     return v
 
 
@@ -73,9 +74,9 @@ def as_float_array(a, name: str, owner: str, dtype: np.dtype):
         try:
             a = np.asarray(a)
         except Exception as exc:  # ragged lists and the like
-            raise TypeError(f"{owner}: {name} must be an array; got {type(a).__name__}") from exc
+            raise UsageTypeError(f"{owner}: {name} must be an array; got {type(a).__name__}") from exc
         if a.dtype.kind in "iub":
-            raise TypeError(f"{owner}: {name} must hold floats ({dtype.name}); got {a.dtype.name}")
+            raise UsageTypeError(f"{owner}: {name} must hold floats ({dtype.name}); got {a.dtype.name}")
         if a.dtype.kind == "f":
             a = a.astype(dtype)
     if a.dtype != dtype:
@@ -85,7 +86,7 @@ def as_float_array(a, name: str, owner: str, dtype: np.dtype):
             if a.dtype in FLOAT_DTYPES
             else f"pass floating-point data of dtype {dtype.name}"
         )
-        raise TypeError(f"{owner}: {name} must have dtype {dtype.name}; got {a.dtype.name} ({hint})")
+        raise UsageTypeError(f"{owner}: {name} must have dtype {dtype.name}; got {a.dtype.name} ({hint})")
     return a
 
 
@@ -93,7 +94,7 @@ def check_shape(a, expected: tuple, name: str, owner: str, meaning: str = "") ->
     """ValueError unless ``a.shape == expected``; ``meaning`` names the axes."""
     if tuple(a.shape) != tuple(expected):
         axes = f" {meaning}" if meaning else ""
-        raise ValueError(
+        raise UsageValueError(
             f"{owner}: {name} must have shape {tuple(expected)}{axes}; got {tuple(a.shape)}"
         )
 
@@ -106,11 +107,12 @@ def check_lengths(lengths, T: int, N: int, owner: str):
     """
     lengths = np.asarray(lengths.get() if hasattr(lengths, "get") else lengths)
     if lengths.dtype.kind not in "iu":
-        raise TypeError(f"{owner}: lengths must be integers; got dtype {lengths.dtype}")
+        raise UsageTypeError(f"{owner}: lengths must be integers; got dtype {lengths.dtype}")
     if lengths.shape != (N,):
-        raise ValueError(f"{owner}: lengths must have shape ({N},) (one per sequence); got {lengths.shape}")
+        raise UsageValueError(f"{owner}: lengths must have shape ({N},) (one per sequence); got "
+                              f"{lengths.shape}")
     if lengths.min() < 1 or lengths.max() > T:
-        raise ValueError(f"{owner}: every length must be in [1, {T}] (T = {T}); "
-                         f"got min {lengths.min()}, max {lengths.max()}")
+        raise UsageValueError(f"{owner}: every length must be in [1, {T}] (T = {T}); "
+                              f"got min {lengths.min()}, max {lengths.max()}")
     return lengths.astype(np.int64)
 

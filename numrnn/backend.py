@@ -27,6 +27,7 @@ from types import ModuleType
 import numpy as np
 
 from numrnn import config
+from numrnn.errors import UsageTypeError, UsageValueError
 
 _cupy = None
 _cupy_error: Exception | None = None
@@ -82,7 +83,7 @@ def numba_available() -> bool:
 def check_backend_name(name: str) -> str:
     """Lower-cased ``name``, or a ValueError listing the accepted names."""
     if not isinstance(name, str) or name.lower() not in config.BACKENDS:
-        raise ValueError(
+        raise UsageValueError(
             f"backend must be one of {', '.join(map(repr, config.BACKENDS))}; got {name!r}"
         )
     return name.lower()
@@ -114,7 +115,7 @@ def resolve_backend(requested: str, x=None) -> str:
     if name == "cupy":
         require_cupy()
     elif on_gpu:
-        raise TypeError(
+        raise UsageTypeError(
             f"backend {name!r} runs on NumPy arrays, but the input is a CuPy array; "
             "use backend='cupy' or pass numpy arrays (cupy.asnumpy(x))"
         )

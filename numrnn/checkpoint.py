@@ -32,6 +32,7 @@ import numpy as np
 
 from numrnn.atomic import atomic_write
 from numrnn.backend import is_cupy_array
+from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.nn.module import Module
 
 FORMAT = "numrnn-checkpoint/1"
@@ -60,7 +61,7 @@ def _encode_arg(value, where: str):
         return value
     if isinstance(value, (list, tuple)):
         return [_encode_arg(v, where) for v in value]
-    raise TypeError(f"save: cannot record {where} of type {type(value).__name__} in the config")
+    raise UsageTypeError(f"save: cannot record {where} of type {type(value).__name__} in the config")
 
 
 def _decode_arg(value):
@@ -87,8 +88,8 @@ def module_config(module: Module) -> dict:
         if not hasattr(module, name):
             if p.kind is p.VAR_POSITIONAL or p.default is not p.empty:
                 continue  # e.g. seed: the default is fine, the weights are loaded anyway
-            raise ValueError(f"save: cannot record the config of {cls.__name__}: its __init__ takes "
-                             f"'{name}' but the module has no attribute of that name")
+            raise UsageValueError(f"save: cannot record the config of {cls.__name__}: its __init__ takes "
+                                  f"'{name}' but the module has no attribute of that name")
         value = getattr(module, name)
         if p.kind is p.VAR_POSITIONAL:
             varargs = [_encode_arg(v, f"{cls.__name__}.{name}") for v in value]
@@ -102,9 +103,9 @@ def build_module(config: dict) -> Module:
     try:
         cls = getattr(importlib.import_module(config["module"]), config["class"])
     except (ImportError, AttributeError, KeyError, TypeError) as exc:
-        raise ValueError(f"load: cannot find the model class in config {config!r:.200}: {exc}") from exc
+        raise UsageValueError(f"load: cannot find the model class in config {config!r:.200}: {exc}") from exc
     if not (isinstance(cls, type) and issubclass(cls, Module)):
-        raise ValueError(f"load: {config['module']}.{config['class']} is not a numrnn Module")
+        raise UsageValueError(f"load: {config['module']}.{config['class']} is not a numrnn Module")
     args = {k: _decode_arg(v) for k, v in config.get("args", {}).items()}
     return cls(*[_decode_arg(v) for v in config.get("varargs", [])], **args)
 
@@ -143,7 +144,7 @@ def _pack(obj, arrays: dict, where: str):
     if isinstance(obj, dict):
         bad = [k for k in obj if not isinstance(k, str)]
         if bad:
-            raise TypeError(f"save: keys of {where} must be strings; got {bad[:3]}")
+            raise UsageTypeError(f"save: keys of {where} must be strings; got {bad[:3]}")
         return {k: _pack(v, arrays, f"{where}.{k}") for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_pack(v, arrays, f"{where}[{i}]") for i, v in enumerate(obj)]
@@ -157,8 +158,8 @@ def _pack(obj, arrays: dict, where: str):
         return obj.item()
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
-    raise TypeError(f"save: cannot store {where} of type {type(obj).__name__} "
-                    "(use arrays, numbers, strings, lists and dicts)")
+    raise UsageTypeError(f"save: cannot store {where} of type {type(obj).__name__} "
+                         "(use arrays, numbers, strings, lists and dicts)")
 
 
 def _unpack(obj, arrays: dict):
@@ -216,7 +217,7 @@ def save(model: Module, path, **extra) -> str:
     The path written.
     """
     if not isinstance(model, Module):
-        raise TypeError(f"save: model must be a numrnn Module; got {type(model).__name__}")
+        raise UsageTypeError(f"save: model must be a numrnn Module; got {type(model).__name__}")
     arrays = {}
     packed_extra = _pack(extra, arrays, "extra")
     params = model.state_dict()
@@ -239,24 +240,25 @@ def _read(path) -> tuple:
             data = f.read()
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             if "__meta__" not in z.files:
-                raise ValueError("it has no __meta__ entry (not written by numrnn.save)")
+                raise UsageValueError("it has no __meta__ entry (not written by numrnn.save)")
             meta = json.loads(bytes(z["__meta__"]).decode("utf-8"))
             arrays = {k: z[k] for k in z.files if k != "__meta__"}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, UnicodeDecodeError, KeyError) as exc:
-        raise ValueError(f"load: {path} is not a readable numrnn checkpoint (corrupt or truncated?): "
-                         f"{exc}") from exc
+        raise UsageValueError(f"load: {path} is not a readable numrnn checkpoint (corrupt or truncated?): "
+                              f"{exc}") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else None
-        raise ValueError(f"load: {path} has format {found!r}; expected {FORMAT!r}")
+        raise UsageValueError(f"load: {path} has format {found!r}; expected {FORMAT!r}")
     absent = [k for k in ("params", "config", "extra") if k not in meta]
     if absent:
-        raise ValueError(f"load: {path} is not a complete numrnn checkpoint: its __meta__ lacks {absent}")
+        raise UsageValueError(f"load: {path} is not a complete numrnn checkpoint: its __meta__ "
+                              f"lacks {absent}")
     if not isinstance(meta["params"], list) or not isinstance(meta["config"], dict):
-        raise ValueError(f"load: {path} has a damaged __meta__: params must be a list of names and "
-                         "config a dict")
+        raise UsageValueError(f"load: {path} has a damaged __meta__: params must be a list of names and "
+                              "config a dict")
     missing = [k for k in meta["params"] if f"param/{k}" not in arrays]
     if missing:
-        raise ValueError(f"load: {path} is missing parameter arrays {missing}")
+        raise UsageValueError(f"load: {path} is missing parameter arrays {missing}")
     return meta, arrays
 
 
@@ -273,7 +275,7 @@ def load_checkpoint(path, model: Module | None = None) -> Checkpoint:
     else:
         diffs = _config_differences(config, module_config(model))
         if diffs:
-            raise ValueError(f"load: {os.fspath(path)} holds another model: " + "; ".join(diffs))
+            raise UsageValueError(f"load: {os.fspath(path)} holds another model: " + "; ".join(diffs))
     model.load_state_dict({k: arrays[f"param/{k}"] for k in meta["params"]})
     return Checkpoint(model, _unpack(meta["extra"], arrays), config)
 

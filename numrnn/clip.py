@@ -22,6 +22,7 @@ import math
 
 from numrnn._checks import check_real
 from numrnn.backend import get_array_module
+from numrnn.errors import UsageValueError
 from numrnn.targets import grad_arrays
 
 
@@ -34,7 +35,7 @@ def grad_norm(target, norm_type: float = 2.0) -> float:
     """The global ``norm_type``-norm of every gradient in ``target`` (``inf`` for the max)."""
     norm_type = float(norm_type)
     if not norm_type > 0:
-        raise ValueError(f"clip: norm_type must be > 0 or inf; got {norm_type}")
+        raise UsageValueError(f"clip: norm_type must be > 0 or inf; got {norm_type}")
     norms = []
     for g in _grad_arrays(target):
         if g.size == 0:

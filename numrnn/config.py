@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import os
 
+from numrnn.errors import UsageValueError
+
 #: Names accepted by ``backend=`` and ``NUMRNN_BACKEND``.
 BACKENDS = ("auto", "numpy", "numba", "cupy")
 
@@ -100,7 +102,7 @@ def cupy_path() -> str:
     """The GPU path named by ``NUMRNN_CUPY_PATH``, or ``"auto"`` when it is unset."""
     name = os.environ.get("NUMRNN_CUPY_PATH", "auto").strip().lower() or "auto"
     if name not in CUPY_PATHS:
-        raise ValueError(f"NUMRNN_CUPY_PATH must be one of {', '.join(CUPY_PATHS)}; got {name!r}")
+        raise UsageValueError(f"NUMRNN_CUPY_PATH must be one of {', '.join(CUPY_PATHS)}; got {name!r}")
     return name
 
 
@@ -108,7 +110,7 @@ def default_backend() -> str:
     """The backend named by ``NUMRNN_BACKEND``, or ``"auto"`` when it is unset."""
     name = os.environ.get("NUMRNN_BACKEND", "auto").strip().lower() or "auto"
     if name not in BACKENDS:
-        raise ValueError(
+        raise UsageValueError(
             f"NUMRNN_BACKEND must be one of {', '.join(BACKENDS)}; got {name!r}"
         )
     return name

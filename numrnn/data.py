@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from numrnn.errors import UsageTypeError, UsageValueError
+
 HELLO_VOCAB = "helo"
 
 
@@ -15,9 +17,10 @@ def one_hot(ids, num_classes: int, dtype=np.float32) -> np.ndarray:
     """Integer ids (...) -> one-hot vectors (..., num_classes)."""
     ids = np.asarray(ids)
     if ids.dtype.kind not in "iu":
-        raise TypeError(f"one_hot: ids must be integers; got dtype {ids.dtype}")
+        raise UsageTypeError(f"one_hot: ids must be integers; got dtype {ids.dtype}")
     if ids.size and (ids.min() < 0 or ids.max() >= num_classes):
-        raise ValueError(f"one_hot: ids must be in [0, {num_classes}); got min {ids.min()}, max {ids.max()}")
+        raise UsageValueError(f"one_hot: ids must be in [0, {num_classes}); got min {ids.min()}, "
+                              f"max {ids.max()}")
     return np.eye(num_classes, dtype=dtype)[ids]
 
 
@@ -25,7 +28,7 @@ def encode(text: str, vocab: str) -> np.ndarray:
     """Characters -> integer ids (T,) under ``vocab``."""
     unknown = sorted(set(text) - set(vocab))
     if unknown:
-        raise ValueError(f"encode: characters {unknown} are not in the vocabulary {vocab!r}")
+        raise UsageValueError(f"encode: characters {unknown} are not in the vocabulary {vocab!r}")
     return np.array([vocab.index(ch) for ch in text], dtype=np.int64)
 
 

@@ -21,6 +21,7 @@ from types import ModuleType
 import numpy as np
 
 from numrnn.backend import is_cupy_array, require_cupy, resolve_backend
+from numrnn.errors import UsageTypeError, UsageValueError
 
 DEVICES = ("numpy", "cupy")
 
@@ -31,7 +32,7 @@ def check_device(device) -> str:
     aliases = {"cpu": "numpy", "host": "numpy", "gpu": "cupy", "cuda": "cupy"}
     name = aliases.get(name, name)
     if name not in DEVICES:
-        raise ValueError(
+        raise UsageValueError(
             f"device must be 'numpy' (host memory) or 'cupy' (NVIDIA GPU); got {device!r}"
         )
     return name
@@ -80,7 +81,7 @@ def module_backend(requested: str, x, params) -> str:
             try:
                 return resolve_backend(requested, on_gpu)
             except TypeError:
-                raise TypeError(
+                raise UsageTypeError(
                     f"backend {requested!r} runs on NumPy arrays, but the module's parameters "
                     "are on the GPU (CuPy arrays, after module.to('cupy')); use backend='cupy' "
                     "or move the module back with module.to('numpy')"

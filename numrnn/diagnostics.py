@@ -36,6 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 from numrnn._checks import check_positive_int, check_shape
+from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.functional.gru import gru_forward, gru_step_backward
 from numrnn.functional.lstm import lstm_forward, lstm_step_backward
 from numrnn.functional.rnn import rnn_forward, rnn_step_backward
@@ -60,7 +61,7 @@ class TextbookRun(NamedTuple):
 def _cell_of(model) -> str:
     cell = getattr(model, "_cell", None)
     if cell not in ("rnn", "lstm", "gru") or not hasattr(model, "num_layers"):
-        raise TypeError(f"diagnostics need a numrnn.RNN, LSTM or GRU; got {type(model).__name__}")
+        raise UsageTypeError(f"diagnostics need a numrnn.RNN, LSTM or GRU; got {type(model).__name__}")
     return cell
 
 
@@ -68,8 +69,8 @@ def _check_x(model, x) -> np.ndarray:
     """``x`` as a (T, N, I) array of the model's dtype, or a ValueError."""
     x = np.asarray(x, dtype=model.dtype)
     if x.ndim != 3 or x.shape[2] != model.input_size:
-        raise ValueError(f"diagnostics: x must be time-major (T, N, {model.input_size}); "
-                         f"got shape {x.shape}")
+        raise UsageValueError(f"diagnostics: x must be time-major (T, N, {model.input_size}); "
+                              f"got shape {x.shape}")
     return x
 
 
@@ -131,7 +132,7 @@ def hidden_grads(model, x, dout, h0=None) -> np.ndarray:
     T, N, P = run.h.shape
     dout = np.asarray(dout, dtype=run.h.dtype)
     if dout.shape != (T, N, P):
-        raise ValueError(f"hidden_grads: dout must have shape {(T, N, P)}; got {dout.shape}")
+        raise UsageValueError(f"hidden_grads: dout must have shape {(T, N, P)}; got {dout.shape}")
     dh = np.empty_like(dout)
     carried = tuple(np.zeros((N, s), dtype=dout.dtype) for s in run.state_sizes)
     for t in reversed(range(T)):
@@ -262,7 +263,7 @@ def spectral_radius(w) -> float:
     """max |eigenvalue| of a square matrix: the growth rate of ``h @ w.T`` over many steps."""
     w = np.asarray(w)
     if w.ndim != 2 or w.shape[0] != w.shape[1]:
-        raise ValueError(f"spectral_radius needs a square matrix; got shape {w.shape}")
+        raise UsageValueError(f"spectral_radius needs a square matrix; got shape {w.shape}")
     return float(np.abs(np.linalg.eigvals(w)).max())
 
 
@@ -282,10 +283,10 @@ def recurrent_spectral_radii(model, layer: int = 0) -> dict:
     cell = _cell_of(model)
     layer = check_positive_int(layer, "layer", "recurrent_spectral_radii", minimum=0)
     if layer >= model.num_layers:
-        raise ValueError(f"recurrent_spectral_radii: layer must be < num_layers = {model.num_layers}; "
-                         f"got {layer}")
+        raise UsageValueError(f"recurrent_spectral_radii: layer must be < num_layers = {model.num_layers}; "
+                              f"got {layer}")
     if cell == "lstm" and model.proj_size:
-        raise ValueError("recurrent_spectral_radii: with proj_size the blocks of W_hh are not square")
+        raise UsageValueError("recurrent_spectral_radii: with proj_size the blocks of W_hh are not square")
     w_hh = model.params[f"weight_hh_l{layer}"]  # (G*H, H)
     H = model.hidden_size
     return {f"W_h{g}" if g else "W_hh": spectral_radius(w_hh[k * H:(k + 1) * H])

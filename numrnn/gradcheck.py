@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from numrnn import config
+from numrnn.errors import UsageTypeError
 
 #: The denominator of the relative error is at least this fraction of the tensor's
 #: largest gradient entry (and at least 1e-8, CS231n's floor).
@@ -60,7 +61,7 @@ def numerical_gradient(f, x: np.ndarray, df, eps: float = 1e-6) -> np.ndarray:
     """
     x = np.asarray(x)
     if x.dtype != np.float64:
-        raise TypeError(f"numerical_gradient needs a float64 x (for precision); got {x.dtype}")
+        raise UsageTypeError(f"numerical_gradient needs a float64 x (for precision); got {x.dtype}")
     grad = np.zeros_like(x)
     for i in np.ndindex(x.shape):
         old = x[i]

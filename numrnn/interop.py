@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.nn.cell import CellBase
 from numrnn.nn.gru import GRU, GRUCell
 from numrnn.nn.lstm import LSTM, LSTMCell
@@ -52,19 +53,19 @@ _NO_RESET_BEFORE = (
 def _check_module(module) -> None:
     """TypeError/ValueError unless ``module`` is a one-layer, one-direction cell Keras has."""
     if not isinstance(module, tuple(_KERAS_NAMES)):
-        raise TypeError(
+        raise UsageTypeError(
             "Keras conversion takes an RNN, LSTM, GRU or one of their cells; "
             f"got {type(module).__name__}"
         )
     if isinstance(module, RecurrentBase):
         name = type(module).__name__
         if module.num_layers != 1 or module.bidirectional:
-            raise ValueError(
+            raise UsageValueError(
                 f"Keras conversion takes a single-layer, single-direction {name} (a Keras layer "
                 f"holds one); got num_layers={module.num_layers}, bidirectional={module.bidirectional}"
             )
         if getattr(module, "proj_size", 0):
-            raise ValueError(f"Keras's LSTM has no projection; got proj_size={module.proj_size}")
+            raise UsageValueError(f"Keras's LSTM has no projection; got proj_size={module.proj_size}")
 
 
 def _names(module) -> tuple:
@@ -97,7 +98,7 @@ def to_keras(module, *, reset_after: bool = True) -> list:
     _check_module(module)
     is_gru = isinstance(module, (GRU, GRUCell))
     if is_gru and not reset_after:
-        raise ValueError(_NO_RESET_BEFORE)
+        raise UsageValueError(_NO_RESET_BEFORE)
     sd = module.state_dict()
     H = module.hidden_size
     n_ih, n_hh, n_bih, n_bhh = _names(module)
@@ -132,15 +133,15 @@ def from_keras(module, weights, *, reset_after: bool = True):
     is_gru = isinstance(module, (GRU, GRUCell))
     keras = next(v for k, v in _KERAS_NAMES.items() if isinstance(module, k))
     if is_gru and not reset_after:
-        raise ValueError(_NO_RESET_BEFORE)
+        raise UsageValueError(_NO_RESET_BEFORE)
     if not isinstance(weights, (list, tuple)):
-        raise TypeError(
+        raise UsageTypeError(
             f"from_keras expects the list layer.get_weights() returns; got {type(weights).__name__}"
         )
     want = 3 if module.bias else 2
     if len(weights) != want:
         have = "bias=True" if module.bias else "bias=False"
-        raise ValueError(
+        raise UsageValueError(
             f"from_keras: a Keras {keras} with use_bias={module.bias} has {want} weight arrays "
             f"(kernel, recurrent_kernel{', bias' if module.bias else ''}) to match a module with {have}; "
             f"got {len(weights)}"
@@ -155,7 +156,7 @@ def from_keras(module, weights, *, reset_after: bool = True):
             hint = ""
             if label == "bias" and is_gru and a.shape == (G * H,):
                 hint = f" (a bias of shape {a.shape} is a reset_after=False GRU: {_NO_RESET_BEFORE})"
-            raise ValueError(
+            raise UsageValueError(
                 f"from_keras: {label} of a Keras {keras}({H}) on {I} input features must have shape "
                 f"{shape}; got {a.shape}{hint}"
             )

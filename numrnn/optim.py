@@ -18,6 +18,7 @@ import numpy as np
 from numrnn._checks import check_real
 from numrnn.backend import get_array_module
 from numrnn.device import to_device
+from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.targets import params_and_grads
 
 
@@ -81,13 +82,14 @@ class Optimizer:
         """Restore what :meth:`state_dict` gave (onto the parameters' array module)."""
         name = type(self).__name__
         if not isinstance(sd, dict) or not {"type", "steps", "state"} <= set(sd):
-            raise ValueError(f"{name}.load_state_dict: expected a dict from state_dict(); got {sd!r:.80}")
+            raise UsageValueError(f"{name}.load_state_dict: expected a dict from state_dict(); got "
+                                  f"{sd!r:.80}")
         if sd["type"] != name:
-            raise ValueError(f"{name}.load_state_dict: the state was saved by {sd['type']}, not {name}")
+            raise UsageValueError(f"{name}.load_state_dict: the state was saved by {sd['type']}, not {name}")
         params = {k: p for k, p, _ in _params_and_grads(self.target)}
         unknown = sorted(set(sd["state"]) - set(params))
         if unknown:
-            raise ValueError(f"{name}.load_state_dict: state for unknown parameters {unknown}")
+            raise UsageValueError(f"{name}.load_state_dict: state for unknown parameters {unknown}")
         state = {}
         for k, bufs in sd["state"].items():
             xp = get_array_module(params[k])
@@ -95,8 +97,8 @@ class Optimizer:
             for n, a in bufs.items():
                 a = np.asarray(a)
                 if a.shape != params[k].shape:
-                    raise ValueError(f"{name}.load_state_dict: {k}.{n} has shape {a.shape}, "
-                                     f"the parameter {tuple(params[k].shape)}")
+                    raise UsageValueError(f"{name}.load_state_dict: {k}.{n} has shape {a.shape}, "
+                                          f"the parameter {tuple(params[k].shape)}")
                 state[k][n] = xp.asarray(a, dtype=params[k].dtype)
         self.state = state
         self.steps = int(sd["steps"])
@@ -117,7 +119,7 @@ class SGD(Optimizer):
         super().__init__(target, lr)
         _check_nonnegative("SGD", momentum=momentum, dampening=dampening, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
+            raise UsageValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
         self.momentum, self.dampening = float(momentum), float(dampening)
         self.weight_decay, self.nesterov = float(weight_decay), bool(nesterov)
 
@@ -146,9 +148,10 @@ class Adam(Optimizer):
                  weight_decay: float = 0.0):
         super().__init__(target, lr)
         if not isinstance(betas, (tuple, list)):
-            raise TypeError(f"Adam: betas must be a pair (beta1, beta2); got {betas!r}")
+            raise UsageTypeError(f"Adam: betas must be a pair (beta1, beta2); got {betas!r}")
         if len(betas) != 2:
-            raise ValueError(f"Adam: betas must be a pair (beta1, beta2); got {len(betas)} values {betas!r}")
+            raise UsageValueError(f"Adam: betas must be a pair (beta1, beta2); got {len(betas)} "
+                                  f"values {betas!r}")
         self.b1, self.b2 = (check_real(b, f"betas[{i}]", "Adam", 0, 1, high_open=True)
                             for i, b in enumerate(betas))
         _check_nonnegative("Adam", eps=eps, weight_decay=weight_decay)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from numrnn.atomic import atomic_savefig
+from numrnn.errors import UsageValueError
 
 _pyplot = None
 _import_error: Exception | None = None
@@ -108,7 +109,7 @@ def save_heatmap(values, path, title: str = "|dL/dh_t|", xlabel: str = "hidden u
         return None
     values = np.abs(np.asarray(values, dtype=np.float64))
     if values.ndim != 2:
-        raise ValueError(f"save_heatmap: values must be (T, H); got shape {values.shape}")
+        raise UsageValueError(f"save_heatmap: values must be (T, H); got shape {values.shape}")
     fig, ax = plt.subplots(figsize=(5, 4))
     shown = values
     label = title

@@ -25,6 +25,7 @@ import copy
 
 import numpy as np
 
+from numrnn.errors import UsageTypeError
 from numrnn.nn.cell import CellBase
 from numrnn.nn.embedding import Embedding
 from numrnn.nn.gru import GRU, GRUCell
@@ -157,7 +158,7 @@ def summary(model: Module, input=None, *, input_dtype=None, print_fn=print) -> s
     The table as a string.
     """
     if not isinstance(model, Module):
-        raise TypeError(f"summary expects a numrnn Module; got {type(model).__name__}")
+        raise UsageTypeError(f"summary expects a numrnn Module; got {type(model).__name__}")
     rows_of = list(_leaves(model))
     outputs = {}
     if input is not None:

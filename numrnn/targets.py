@@ -14,6 +14,8 @@ again. The clipping functions also take a bare dict of gradient arrays.
 
 from __future__ import annotations
 
+from numrnn.errors import UsageTypeError, UsageValueError
+
 TARGET_KINDS = "a module, a list of modules or a pair of dicts (params, grads)"
 
 
@@ -27,16 +29,17 @@ def params_and_grads(target, owner: str) -> list:
         params, grads = target
         only_p, only_g = sorted(set(params) - set(grads)), sorted(set(grads) - set(params))
         if only_p or only_g:
-            raise ValueError(f"{owner}: params and grads must have the same keys; only in params "
-                             f"{only_p}, only in grads {only_g}")
+            raise UsageValueError(f"{owner}: params and grads must have the same keys; only in params "
+                                  f"{only_p}, only in grads {only_g}")
         return [(k, params[k], grads[k]) for k in params]
     if isinstance(target, dict):
-        raise TypeError(f"{owner} target must be {TARGET_KINDS}; got a single dict (pass (params, grads))")
+        raise UsageTypeError(f"{owner} target must be {TARGET_KINDS}; got a single dict (pass "
+                             f"(params, grads))")
     modules = target if isinstance(target, (list, tuple)) else [target]
     out = []
     for i, m in enumerate(modules):
         if not (hasattr(m, "params") and hasattr(m, "grads")):
-            raise TypeError(f"{owner} target must be {TARGET_KINDS}; got {type(m).__name__}")
+            raise UsageTypeError(f"{owner} target must be {TARGET_KINDS}; got {type(m).__name__}")
         grads = m.grads
         out += [(f"{i}.{k}", p, grads[k]) for k, p in m.params.items()]
     return out

@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from numrnn.clip import clip_grad_norm
+from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.functional.losses import mse_loss
 from numrnn.nn.recurrent import RecurrentBase
 from numrnn.nn.sequential import Sequential
@@ -38,10 +39,10 @@ def _check_model(model) -> None:
     recurrent = [model] if isinstance(model, RecurrentBase) else (
         [m for m in model.modules if isinstance(m, RecurrentBase)] if isinstance(model, Sequential) else None)
     if recurrent is None:
-        raise TypeError("tbptt: model must be an RNN/LSTM/GRU or a Sequential holding one; "
-                        f"got {type(model).__name__}")
+        raise UsageTypeError("tbptt: model must be an RNN/LSTM/GRU or a Sequential holding one; "
+                             f"got {type(model).__name__}")
     if any(m.batch_first for m in recurrent):
-        raise ValueError("tbptt: sequences are cut along the time axis; use batch_first=False")
+        raise UsageValueError("tbptt: sequences are cut along the time axis; use batch_first=False")
 
 
 def stateful_forward(model, x, state=None) -> tuple:
@@ -55,7 +56,7 @@ def stateful_forward(model, x, state=None) -> tuple:
 def chunk_slices(T: int, k: int) -> list:
     """``[slice(0, k), slice(k, 2k), ...]`` covering range(T); the last may be shorter."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"tbptt: the truncation length k must be an integer >= 1; got {k!r}")
+        raise UsageValueError(f"tbptt: the truncation length k must be an integer >= 1; got {k!r}")
     return [slice(t, min(t + int(k), T)) for t in range(0, T, int(k))]
 
 
@@ -76,7 +77,7 @@ def truncated_gradients(model, x, y, k: int, loss_fn=mse_loss, state=None) -> tu
     _check_model(model)
     T = len(x)
     if len(y) != T:
-        raise ValueError(f"tbptt: x and y must have the same number of steps; got {T} and {len(y)}")
+        raise UsageValueError(f"tbptt: x and y must have the same number of steps; got {T} and {len(y)}")
     model.zero_grad()
     total = 0.0
     for sl in chunk_slices(T, k):

@@ -31,6 +31,7 @@ from numrnn._checks import check_real
 from numrnn.backend import get_array_module
 from numrnn.checkpoint import load_checkpoint, rng_states, save, set_rng_states
 from numrnn.clip import clip_grad_norm, grad_norm
+from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.functional.losses import mse_loss
 
 
@@ -76,7 +77,7 @@ class History:
 def _unpack_batch(batch):
     if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
         got = type(batch).__name__ + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
-        raise TypeError(f"Trainer: a batch must be a tuple (x, y) or (x, y, lengths); got {got}")
+        raise UsageTypeError(f"Trainer: a batch must be a tuple (x, y) or (x, y, lengths); got {got}")
     x, y = batch[0], batch[1]
     return x, y, (batch[2] if len(batch) == 3 else None)
 
@@ -116,9 +117,9 @@ class Trainer:
             clip_norm = check_real(clip_norm, "clip_norm", "Trainer", low=0, low_open=True)
         every = checkpoint_every
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 0:
-            raise ValueError(f"Trainer: checkpoint_every must be an int >= 0; got {checkpoint_every!r}")
+            raise UsageValueError(f"Trainer: checkpoint_every must be an int >= 0; got {checkpoint_every!r}")
         if checkpoint_every and checkpoint_path is None:
-            raise ValueError("Trainer: checkpoint_every needs a checkpoint_path")
+            raise UsageValueError("Trainer: checkpoint_every needs a checkpoint_path")
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.clip_norm = clip_norm
         self.checkpoint_path = None if checkpoint_path is None else os.fspath(checkpoint_path)
@@ -135,8 +136,8 @@ class Trainer:
     def _forward(self, x, lengths):
         pred = self.model(x) if lengths is None else self.model(x, lengths=lengths)
         if isinstance(pred, tuple):
-            raise TypeError("Trainer: the model returned a tuple (a bare RNN returns (out, h_n)); "
-                            "wrap it with its head in nr.Sequential(...)")
+            raise UsageTypeError("Trainer: the model returned a tuple (a bare RNN returns (out, h_n)); "
+                                 "wrap it with its head in nr.Sequential(...)")
         return pred
 
     def train_step(self, batch) -> tuple:
@@ -198,7 +199,7 @@ class Trainer:
             data = batches(self.epoch) if callable(batches) else batches
             n = len(data)
             if n == 0:
-                raise ValueError("Trainer.fit: no batches to train on")
+                raise UsageValueError("Trainer.fit: no batches to train on")
             order = self._order(n, self.epoch)
             bar = _progress(n, self.batch_in_epoch, f"epoch {self.epoch + 1}/{epochs}", self.progress)
             try:
@@ -248,7 +249,7 @@ class Trainer:
         """Save the model, the optimizer and :meth:`training_state` (atomically)."""
         path = path or self.checkpoint_path
         if path is None:
-            raise ValueError("Trainer.save_checkpoint: no path given and no checkpoint_path set")
+            raise UsageValueError("Trainer.save_checkpoint: no path given and no checkpoint_path set")
         return save(self.model, path, optimizer=self.optimizer, trainer=self.training_state())
 
     def resume(self, path=None) -> Trainer:
@@ -257,8 +258,8 @@ class Trainer:
         path = path or self.checkpoint_path
         ck = load_checkpoint(path, model=self.model)
         if "trainer" not in ck.extra or "optimizer" not in ck.extra:
-            raise ValueError(f"Trainer.resume: {path} holds a model but no training state "
-                             "(write it with Trainer.save_checkpoint)")
+            raise UsageValueError(f"Trainer.resume: {path} holds a model but no training state "
+                                  "(write it with Trainer.save_checkpoint)")
         st = ck.extra["trainer"]
         self.optimizer.load_state_dict(ck.extra["optimizer"])
         set_rng_states(self.model, st["rng"])

@@ -14,6 +14,7 @@ CuPy) and keeps the input's dtype.
 from __future__ import annotations
 
 from numrnn.backend import get_array_module
+from numrnn.errors import UsageValueError
 
 NONLINEARITIES = ("tanh", "relu")
 
@@ -21,7 +22,7 @@ NONLINEARITIES = ("tanh", "relu")
 def check_nonlinearity(name) -> str:
     """``name`` if it is a supported recurrent nonlinearity, else a ValueError."""
     if name not in NONLINEARITIES:
-        raise ValueError(f"nonlinearity must be 'tanh' or 'relu'; got {name!r}")
+        raise UsageValueError(f"nonlinearity must be 'tanh' or 'relu'; got {name!r}")
     return name
 
 
@@ -32,7 +33,7 @@ def activation_forward(a, nonlinearity: str = "tanh"):
         return xp.tanh(a)
     if nonlinearity == "relu":
         return xp.maximum(a, 0)
-    raise ValueError(f"nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
+    raise UsageValueError(f"nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
 
 
 def activation_backward(dy, y, nonlinearity: str = "tanh"):
@@ -41,7 +42,7 @@ def activation_backward(dy, y, nonlinearity: str = "tanh"):
         return tanh_backward(dy, y)
     if nonlinearity == "relu":
         return dy * (y > 0)
-    raise ValueError(f"nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
+    raise UsageValueError(f"nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
 
 
 def sigmoid(a):

@@ -15,6 +15,7 @@ where M is the number of counted positions (``ignore_index`` and ``mask`` remove
 from __future__ import annotations
 
 from numrnn.backend import get_array_module
+from numrnn.errors import UsageTypeError, UsageValueError
 
 
 def _float_input(a, name: str, owner: str):
@@ -23,9 +24,9 @@ def _float_input(a, name: str, owner: str):
     try:
         a = xp.asarray(a)
     except (TypeError, ValueError) as exc:  # ragged lists and the like
-        raise TypeError(f"{owner}: {name} must be an array of floats; got {type(a).__name__}") from exc
+        raise UsageTypeError(f"{owner}: {name} must be an array of floats; got {type(a).__name__}") from exc
     if a.dtype.kind != "f":
-        raise TypeError(f"{owner}: {name} must hold floats (float32 or float64); got dtype {a.dtype}")
+        raise UsageTypeError(f"{owner}: {name} must hold floats (float32 or float64); got dtype {a.dtype}")
     return a
 
 
@@ -62,24 +63,24 @@ def cross_entropy(logits, targets, ignore_index: int = -100, mask=None):
     xp = get_array_module(logits)
     targets = xp.asarray(targets)
     if logits.ndim < 1 or targets.shape != logits.shape[:-1]:
-        raise ValueError(
+        raise UsageValueError(
             f"cross_entropy: targets must have shape {tuple(logits.shape[:-1])} "
             f"(logits without the class axis); got {tuple(targets.shape)}"
         )
     if targets.dtype.kind not in "iu":
-        raise TypeError(f"cross_entropy: targets must be integer class ids; got dtype {targets.dtype}")
+        raise UsageTypeError(f"cross_entropy: targets must be integer class ids; got dtype {targets.dtype}")
     C = logits.shape[-1]
     counted = targets != ignore_index
     if mask is not None:
         mask = xp.asarray(mask)
         if mask.shape != targets.shape:
-            raise ValueError(
+            raise UsageValueError(
                 f"cross_entropy: mask must have shape {tuple(targets.shape)}; got {tuple(mask.shape)}"
             )
         counted = counted & (mask != 0)
     safe = xp.where(counted, targets, 0)
     if bool(((safe < 0) | (safe >= C)).any()):
-        raise ValueError(f"cross_entropy: targets must be in [0, {C}) or ignore_index; got {targets}")
+        raise UsageValueError(f"cross_entropy: targets must be in [0, {C}) or ignore_index; got {targets}")
     M = int(counted.sum())
     if M == 0:
         return 0.0, xp.zeros_like(logits)
@@ -103,11 +104,12 @@ def mse_loss(pred, target):
     try:
         target = xp.asarray(target)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"mse_loss: target must be a numeric array; got {type(target).__name__}") from exc
+        raise UsageTypeError(f"mse_loss: target must be a numeric array; got "
+                             f"{type(target).__name__}") from exc
     if target.dtype.kind not in "biuf":
-        raise TypeError(f"mse_loss: target must be numeric; got dtype {target.dtype}")
+        raise UsageTypeError(f"mse_loss: target must be numeric; got dtype {target.dtype}")
     if pred.shape != target.shape:
-        raise ValueError(
+        raise UsageValueError(
             f"mse_loss: target must have the shape of pred {tuple(pred.shape)}; got {tuple(target.shape)}"
         )
     diff = pred - target.astype(pred.dtype, copy=False)

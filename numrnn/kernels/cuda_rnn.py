@@ -42,6 +42,7 @@ import numpy as np
 from numba import cuda, from_dtype
 
 from numrnn import config
+from numrnn.errors import UsageTypeError
 
 
 class RNNKernels(NamedTuple):
@@ -188,7 +189,7 @@ def kernels_for(dtype) -> RNNKernels:
     """The kernels for float32 or float64 (made once per dtype, compiled on first launch)."""
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
-        raise TypeError(f"the CUDA kernels run float32 or float64; got {dtype.name}")
+        raise UsageTypeError(f"the CUDA kernels run float32 or float64; got {dtype.name}")
     return _kernels_for(dtype.name)
 
 

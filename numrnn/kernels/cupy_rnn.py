@@ -40,6 +40,7 @@ from typing import NamedTuple
 
 from numrnn import config
 from numrnn.backend import get_array_module, numba_available
+from numrnn.errors import UsageValueError
 from numrnn.functional import rnn as reference
 from numrnn.functional.activations import check_nonlinearity
 
@@ -80,7 +81,7 @@ def choose_path(N: int, H: int, dtype, requested: str | None = None) -> str:
     """
     requested = config.cupy_path() if requested is None else requested
     if requested not in config.CUPY_PATHS:
-        raise ValueError(f"path must be one of {', '.join(config.CUPY_PATHS)}; got {requested!r}")
+        raise UsageValueError(f"path must be one of {', '.join(config.CUPY_PATHS)}; got {requested!r}")
     if requested == "reference":
         return "reference"
     if not kernels_available():
@@ -93,7 +94,7 @@ def choose_path(N: int, H: int, dtype, requested: str | None = None) -> str:
     itemsize = _itemsize(dtype)
     fits = _cuda().persistent_launch(N, H, itemsize) is not None
     if requested == "persistent" and not fits:
-        raise ValueError(
+        raise UsageValueError(
             f"the persistent kernel needs W_hh ({H}x{H}, {H * H * itemsize} bytes) and a row "
             f"of state in {config.PERSISTENT_SMEM_BYTES} bytes of shared memory; "
             "use NUMRNN_CUPY_PATH=steps or auto"
@@ -185,7 +186,7 @@ def forward_on_path(path, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity=
     elif path == "steps":
         h = _steps_forward(xp, k, xw, h0c, w_hhc, b_ih_, b_hh_, relu, capture)
     else:
-        raise ValueError(f"unknown GPU path {path!r}")
+        raise UsageValueError(f"unknown GPU path {path!r}")
     return h, CupyRNNCache(path, x, h0, h, w_ih, w_hh, has_bias, nonlinearity, None)
 
 

@@ -20,6 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from numrnn.errors import UsageTypeError, UsageValueError
+
 
 class LayerArgs(NamedTuple):
     """A layer's checked arguments: C-contiguous, all of x's dtype; the sizes they imply."""
@@ -39,25 +41,26 @@ class LayerArgs(NamedTuple):
 def check_float(owner: str, name: str, a, dtype: np.dtype) -> np.ndarray:
     """``a`` as a C-contiguous array if it is a NumPy array of ``dtype``, else a TypeError."""
     if not isinstance(a, np.ndarray):
-        raise TypeError(f"{owner}: {name} must be a NumPy array of dtype {dtype}; got {type(a).__name__}")
+        raise UsageTypeError(f"{owner}: {name} must be a NumPy array of dtype {dtype}; got "
+                             f"{type(a).__name__}")
     if a.dtype != dtype:
-        raise TypeError(f"{owner}: {name} must have dtype {dtype} like x; got {a.dtype}")
+        raise UsageTypeError(f"{owner}: {name} must have dtype {dtype} like x; got {a.dtype}")
     return np.ascontiguousarray(a)
 
 
 def check_shape(owner: str, name: str, a: np.ndarray, expected: tuple, meaning: str) -> None:
     """ValueError unless ``a.shape == expected``; ``meaning`` names the axes, e.g. ``(4H, D)``."""
     if a.shape != tuple(expected):
-        raise ValueError(f"{owner}: {name} must have shape {meaning} = {tuple(expected)}; got {a.shape}")
+        raise UsageValueError(f"{owner}: {name} must have shape {meaning} = {tuple(expected)}; got {a.shape}")
 
 
 def check_input(owner: str, x) -> np.ndarray:
     """x as a C-contiguous float32/float64 array of shape (T, N, D), none of them 0."""
     x = np.ascontiguousarray(x)
     if x.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{owner}: x must be float32 or float64; got {x.dtype}")
+        raise UsageTypeError(f"{owner}: x must be float32 or float64; got {x.dtype}")
     if x.ndim != 3 or x.size == 0:
-        raise ValueError(f"{owner}: x must have shape (T, N, D) with T, N, D >= 1; got {x.shape}")
+        raise UsageValueError(f"{owner}: x must have shape (T, N, D) with T, N, D >= 1; got {x.shape}")
     return x
 
 
@@ -73,34 +76,34 @@ def check_layer(owner: str, gates: int, x, h0, w_ih, w_hh, b_ih=None, b_hh=None,
     T, N, D = x.shape
     h0 = check_float(owner, "h0", h0, dtype)
     if h0.ndim != 2 or h0.shape[0] != N:
-        raise ValueError(f"{owner}: h0 must have shape (N, P) with N = {N} like x; got {h0.shape}")
+        raise UsageValueError(f"{owner}: h0 must have shape (N, P) with N = {N} like x; got {h0.shape}")
     P = h0.shape[1]
     H = P
     if has_c:
         c0 = check_float(owner, "c0", c0, dtype)
         if c0.ndim != 2 or c0.shape[0] != N:
-            raise ValueError(f"{owner}: c0 must have shape (N, H) with N = {N} like x; got {c0.shape}")
+            raise UsageValueError(f"{owner}: c0 must have shape (N, H) with N = {N} like x; got {c0.shape}")
         H = c0.shape[1]
         if w_hr is None:
             if P != H:
-                raise ValueError(f"{owner}: without w_hr, h0 (N, H) and c0 (N, H) must have the same "
-                                 f"size; got h0 {h0.shape} and c0 {c0.shape}")
+                raise UsageValueError(f"{owner}: without w_hr, h0 (N, H) and c0 (N, H) must have the same "
+                                      f"size; got h0 {h0.shape} and c0 {c0.shape}")
         else:
             w_hr = check_float(owner, "w_hr", w_hr, dtype)
             check_shape(owner, "w_hr", w_hr, (P, H), "(P, H)")
     elif w_hr is not None:
-        raise ValueError(f"{owner}: w_hr (a projection) is an LSTM argument only")
+        raise UsageValueError(f"{owner}: w_hr (a projection) is an LSTM argument only")
     if H < 1:
-        raise ValueError(f"{owner}: the hidden size must be at least 1; got H = {H}")
+        raise UsageValueError(f"{owner}: the hidden size must be at least 1; got H = {H}")
     g = "" if gates == 1 else str(gates)
     w_ih = check_float(owner, "w_ih", w_ih, dtype)
     check_shape(owner, "w_ih", w_ih, (gates * H, D), f"({g}H, D)")
     w_hh = check_float(owner, "w_hh", w_hh, dtype)
     check_shape(owner, "w_hh", w_hh, (gates * H, P), f"({g}H, P)" if has_c else f"({g}H, H)")
     if (b_ih is None) != (b_hh is None):
-        raise ValueError(f"{owner}: give both b_ih and b_hh or neither; got b_ih "
-                         f"{'None' if b_ih is None else 'an array'} and b_hh "
-                         f"{'None' if b_hh is None else 'an array'}")
+        raise UsageValueError(f"{owner}: give both b_ih and b_hh or neither; got b_ih "
+                              f"{'None' if b_ih is None else 'an array'} and b_hh "
+                              f"{'None' if b_hh is None else 'an array'}")
     if b_ih is not None:
         b_ih = check_float(owner, "b_ih", b_ih, dtype)
         check_shape(owner, "b_ih", b_ih, (gates * H,), f"({g}H,)")

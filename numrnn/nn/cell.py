@@ -14,6 +14,7 @@ import numpy as np
 
 from numrnn._checks import as_float_array, check_positive_int, check_shape
 from numrnn.backend import get_array_module
+from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.nn.module import Module
 
 
@@ -75,8 +76,8 @@ class CellBase(Module):
         elif self._n_states == 1:
             given = (given,)
         elif not isinstance(given, (tuple, list)) or len(given) != self._n_states:
-            raise TypeError(f"{type(self).__name__}: the state must be a tuple (h, c); "
-                            f"got {type(given).__name__}")
+            raise UsageTypeError(f"{type(self).__name__}: the state must be a tuple (h, c); "
+                                 f"got {type(given).__name__}")
         return tuple(
             xp.zeros((N, self.hidden_size), dtype=self.dtype) if g is None
             else self._check_state_like(g, N, batched, f"{prefix}{self._state_label(i)}", xp)
@@ -95,16 +96,16 @@ class CellBase(Module):
         name = type(self).__name__
         x = as_float_array(x, "input", name, self.dtype)
         if x.ndim not in (1, 2):
-            raise ValueError(f"{name}: input must be 2-D (N, I) or 1-D (I,) unbatched; "
-                             f"got shape {tuple(x.shape)}")
+            raise UsageValueError(f"{name}: input must be 2-D (N, I) or 1-D (I,) unbatched; "
+                                  f"got shape {tuple(x.shape)}")
         batched = x.ndim == 2
         if x.shape[-1] != self.input_size:
-            raise ValueError(f"{name}: input must have input_size={self.input_size} "
-                             f"features in its last axis; got {x.shape[-1]} (shape {tuple(x.shape)})")
+            raise UsageValueError(f"{name}: input must have input_size={self.input_size} "
+                                  f"features in its last axis; got {x.shape[-1]} (shape {tuple(x.shape)})")
         xp = get_array_module(x)
         x2 = (x if batched else x[None, :]).copy()  # the step cache keeps it (see states)
         if x2.shape[0] == 0:
-            raise ValueError(f"{name}: input has an empty batch (N = 0)")
+            raise UsageValueError(f"{name}: input has an empty batch (N = 0)")
         states = self._states_in(state, x2.shape[0], batched, "", xp)
         new, cache = self._step(x2, states)
         self._cache = (cache, batched, x2.shape[0])

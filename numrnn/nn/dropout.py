@@ -18,6 +18,7 @@ import numpy as np
 
 from numrnn._checks import FLOAT_DTYPES, as_float_array, check_real, check_shape
 from numrnn.backend import get_array_module
+from numrnn.errors import UsageTypeError
 from numrnn.nn.module import Module
 
 
@@ -40,7 +41,7 @@ class Dropout(Module):
         xp = get_array_module(x)
         x = xp.asarray(x)
         if x.dtype not in FLOAT_DTYPES:
-            raise TypeError(f"Dropout: input must be float32 or float64; got dtype {x.dtype}")
+            raise UsageTypeError(f"Dropout: input must be float32 or float64; got dtype {x.dtype}")
         active = self.training and self.p > 0
         if active:
             held = self._hold_masks and self._mask is not None and self._mask.shape == x.shape

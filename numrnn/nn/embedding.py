@@ -19,6 +19,7 @@ import numpy as np
 
 from numrnn._checks import as_float_array, check_positive_int
 from numrnn.backend import get_array_module
+from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.nn.module import Module
 
 
@@ -43,10 +44,11 @@ class Embedding(Module):
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim", "Embedding")
         if padding_idx is not None:
             if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)):
-                raise TypeError(f"Embedding: padding_idx must be an integer or None; got {padding_idx!r}")
+                raise UsageTypeError(f"Embedding: padding_idx must be an integer or None; got "
+                                     f"{padding_idx!r}")
             if not -self.num_embeddings <= padding_idx < self.num_embeddings:
-                raise ValueError(f"Embedding: padding_idx must be in [-{self.num_embeddings}, "
-                                 f"{self.num_embeddings}); got {padding_idx}")
+                raise UsageValueError(f"Embedding: padding_idx must be in [-{self.num_embeddings}, "
+                                      f"{self.num_embeddings}); got {padding_idx}")
             padding_idx = int(padding_idx) % self.num_embeddings
         self.padding_idx = padding_idx
         self.rng = np.random.default_rng(seed)
@@ -73,10 +75,10 @@ class Embedding(Module):
         xp = get_array_module(ids)
         ids = xp.asarray(ids)
         if ids.dtype.kind not in "iu":
-            raise TypeError(f"Embedding: input must be integer token ids; got dtype {ids.dtype}")
+            raise UsageTypeError(f"Embedding: input must be integer token ids; got dtype {ids.dtype}")
         if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= self.num_embeddings):
-            raise ValueError(f"Embedding: ids must be in [0, {self.num_embeddings}); "
-                             f"got min {int(ids.min())}, max {int(ids.max())}")
+            raise UsageValueError(f"Embedding: ids must be in [0, {self.num_embeddings}); "
+                                  f"got min {int(ids.min())}, max {int(ids.max())}")
         return ids
 
     def forward(self, ids):
@@ -93,8 +95,8 @@ class Embedding(Module):
         dy = as_float_array(dy, "dy", "Embedding", self.dtype)
         expected = (*ids.shape, self.embedding_dim)
         if tuple(dy.shape) != expected:
-            raise ValueError(f"Embedding: dy must have shape {expected} (the output's); "
-                             f"got {tuple(dy.shape)}")
+            raise UsageValueError(f"Embedding: dy must have shape {expected} (the output's); "
+                                  f"got {tuple(dy.shape)}")
         xp = get_array_module(dy)
         dw = xp.zeros_like(self._params["weight"])  # (V, E)
         xp.add.at(dw, ids.reshape(-1), dy.reshape(-1, self.embedding_dim))

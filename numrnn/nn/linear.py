@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from numrnn._checks import as_float_array, check_positive_int
+from numrnn.errors import UsageValueError
 from numrnn.functional.linear import linear_backward, linear_forward
 from numrnn.nn.module import Module
 
@@ -41,8 +42,8 @@ class Linear(Module):
         """(..., in_features) -> (..., out_features)."""
         x = as_float_array(x, "input", "Linear", self.dtype)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(f"Linear: input must have in_features={self.in_features} features in its "
-                             f"last axis; got shape {tuple(x.shape)}")
+            raise UsageValueError(f"Linear: input must have in_features={self.in_features} features in its "
+                                  f"last axis; got shape {tuple(x.shape)}")
         # a copy of x: the cache keeps it, and the caller may write into its own array
         y, self._cache = linear_forward(x.copy(), self._params["weight"], self._params.get("bias"))
         return y
@@ -54,7 +55,8 @@ class Linear(Module):
         dy = as_float_array(dy, "dy", "Linear", self.dtype)
         expected = (*self._cache.lead, self.out_features)
         if tuple(dy.shape) != expected:
-            raise ValueError(f"Linear: dy must have shape {expected} (the output's); got {tuple(dy.shape)}")
+            raise UsageValueError(f"Linear: dy must have shape {expected} (the output's); got "
+                                  f"{tuple(dy.shape)}")
         dx, dw, db = linear_backward(dy, self._cache)
         self._accumulate("weight", dw)
         if self.bias:

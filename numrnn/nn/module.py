@@ -17,6 +17,7 @@ import numpy as np
 from numrnn._checks import check_dtype
 from numrnn.backend import get_array_module, is_cupy_array
 from numrnn.device import array_module, check_device, to_device, to_device_of
+from numrnn.errors import UsageTypeError, UsageValueError
 
 
 class Module:
@@ -99,7 +100,7 @@ class Module:
         misshaped entries raise a ValueError that lists them; nothing is changed then.
         """
         if not hasattr(state, "keys"):
-            raise TypeError(f"load_state_dict expects a dict; got {type(state).__name__}")
+            raise UsageTypeError(f"load_state_dict expects a dict; got {type(state).__name__}")
         params = self.params
         missing = sorted(set(params) - set(state))
         extra = sorted(set(state) - set(params))
@@ -128,7 +129,7 @@ class Module:
             else:
                 arrays[k] = a
         if problems:
-            raise ValueError(f"{type(self).__name__}.load_state_dict: " + "; ".join(problems))
+            raise UsageValueError(f"{type(self).__name__}.load_state_dict: " + "; ".join(problems))
         for k, a in arrays.items():
             p = params[k]
             p[...] = _to_device_like(a, p)

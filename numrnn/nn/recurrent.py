@@ -29,6 +29,7 @@ import numpy as np
 from numrnn._checks import as_float_array, check_lengths, check_positive_int, check_real, check_shape
 from numrnn.backend import check_backend_name, get_array_module, get_ops
 from numrnn.device import array_module, backend_device, check_device, device_of, module_backend, to_device
+from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.nn.module import Module
 
 
@@ -66,7 +67,7 @@ class RecurrentBase(Module):
         self.num_layers = check_positive_int(num_layers, "num_layers", name)
         self.proj_size = check_positive_int(proj_size, "proj_size", name, minimum=0)
         if self.proj_size and self.proj_size >= self.hidden_size:
-            raise ValueError(
+            raise UsageValueError(
                 f"{name}: proj_size must be smaller than hidden_size; "
                 f"got proj_size={proj_size}, hidden_size={hidden_size}"
             )
@@ -166,7 +167,7 @@ class RecurrentBase(Module):
         if self._n_states == 1:
             return (hx,)
         if not isinstance(hx, (tuple, list)) or len(hx) != self._n_states:
-            raise TypeError(
+            raise UsageTypeError(
                 f"{type(self).__name__}: the state must be a tuple (h, c); got {type(hx).__name__}"
             )
         return tuple(hx)
@@ -183,7 +184,7 @@ class RecurrentBase(Module):
         x = as_float_array(x, "input", name, self.dtype)
         layout = "(N, T, I)" if self.batch_first else "(T, N, I)"
         if x.ndim not in (2, 3):
-            raise ValueError(
+            raise UsageValueError(
                 f"{name}: input must be 3-D {layout} or 2-D (T, I) for one unbatched "
                 f"sequence; got {x.ndim}-D input of shape {tuple(x.shape)}"
             )
@@ -195,14 +196,14 @@ class RecurrentBase(Module):
             x = x.transpose(1, 0, 2)
         T, N, I = x.shape
         if I != self.input_size:
-            raise ValueError(
+            raise UsageValueError(
                 f"{name}: input must have input_size={self.input_size} features in its "
                 f"last axis; got {I} (input shape {shape})"
             )
         if T == 0:
-            raise ValueError(f"{name}: input is an empty sequence (T = 0); need at least one step")
+            raise UsageValueError(f"{name}: input is an empty sequence (T = 0); need at least one step")
         if N == 0:
-            raise ValueError(f"{name}: input has an empty batch (N = 0)")
+            raise UsageValueError(f"{name}: input has an empty batch (N = 0)")
         # a copy: the caches keep the input, and the caller may write into its own array
         # before calling backward (PyTorch refuses that; here it cannot go wrong)
         return get_array_module(x).array(x, order="C", copy=True), batched
@@ -242,7 +243,7 @@ class RecurrentBase(Module):
             return None
         name = type(self).__name__
         if not batched:
-            raise ValueError(f"{name}: lengths needs batched input; got one unbatched sequence")
+            raise UsageValueError(f"{name}: lengths needs batched input; got one unbatched sequence")
         return check_lengths(lengths, T, N, name)
 
     # -- time order helpers -----------------------------------------------------------------

@@ -23,6 +23,7 @@ import numpy as np
 
 from numrnn._checks import FLOAT_DTYPES, as_float_array, check_lengths, check_shape
 from numrnn.backend import get_array_module
+from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.nn.module import Module
 from numrnn.nn.recurrent import RecurrentBase
 
@@ -54,10 +55,11 @@ class Sequential(Module):
     def __init__(self, *modules: Module):
         super().__init__()
         if not modules:
-            raise ValueError("Sequential: give at least one module")
+            raise UsageValueError("Sequential: give at least one module")
         for i, m in enumerate(modules):
             if not isinstance(m, Module):
-                raise TypeError(f"Sequential: argument {i} must be a numrnn Module; got {type(m).__name__}")
+                raise UsageTypeError(f"Sequential: argument {i} must be a numrnn Module; got "
+                                     f"{type(m).__name__}")
             self._add_child(str(i), m)
         # the dtype of the first child that has parameters (Dropout and LastStep have none
         # and report the default float32 whatever they are given)
@@ -91,12 +93,12 @@ class Sequential(Module):
         if hx is None:
             return [None] * len(rec)
         if not rec:
-            raise ValueError("Sequential: hx given but there is no recurrent module to take it")
+            raise UsageValueError("Sequential: hx given but there is no recurrent module to take it")
         if len(rec) == 1:
             return [hx]
         if not isinstance(hx, list) or len(hx) != len(rec):
-            raise TypeError(f"Sequential: with {len(rec)} recurrent modules hx must be a list of "
-                            f"{len(rec)} states; got {type(hx).__name__}")
+            raise UsageTypeError(f"Sequential: with {len(rec)} recurrent modules hx must be a list of "
+                                 f"{len(rec)} states; got {type(hx).__name__}")
         return list(hx)
 
     def forward(self, x, hx=None, lengths=None):
@@ -167,13 +169,13 @@ class LastStep(Module):
         xp = get_array_module(x)
         x = xp.asarray(x)
         if x.dtype not in FLOAT_DTYPES:
-            raise TypeError(f"LastStep: input must be float32 or float64; got dtype {x.dtype}")
+            raise UsageTypeError(f"LastStep: input must be float32 or float64; got dtype {x.dtype}")
         if x.ndim not in (2, 3):
-            raise ValueError(f"LastStep: input must be 3-D (T, N, F) ((N, T, F) with batch_first) or "
-                             f"2-D (T, F) unbatched; got shape {tuple(x.shape)}")
+            raise UsageValueError(f"LastStep: input must be 3-D (T, N, F) ((N, T, F) with batch_first) or "
+                                  f"2-D (T, F) unbatched; got shape {tuple(x.shape)}")
         if x.ndim == 2:
             if lengths is not None:
-                raise ValueError("LastStep: lengths needs batched 3-D input; got one unbatched sequence")
+                raise UsageValueError("LastStep: lengths needs batched 3-D input; got one unbatched sequence")
             self._cache = (x.shape, x.dtype, None, None)
             return x[-1]
         seq = x.transpose(1, 0, 2) if self.batch_first else x  # (T, N, F)

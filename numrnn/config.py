@@ -12,6 +12,11 @@ NUMRNN_BACKEND
 NUMRNN_NUMBA_CACHE
     ``0`` turns off Numba's on-disk cache (default on: the first compile of an RNN
     loop costs seconds, a cached load a few milliseconds).
+NUMRNN_THREADS
+    Threads numrnn's CPU kernels may use (``numrnn/parallel.py``): the time loop split by
+    batch rows, the GEMMs outside it by time blocks, BLAS held to one thread meanwhile.
+    Default: the cores this process may run on. ``1`` runs everything in the calling
+    thread. Results do not depend on it (docs/performance.md).
 NUMBA_DISABLE_JIT
     Numba's own switch: ``1`` runs every kernel body as plain Python, which is how
     the kernels are traced, debugged and covered.
@@ -42,14 +47,28 @@ NUMBA_JIT_OPTIONS = {
     "error_model": "numpy",
 }
 
-#: Crossover of the Numba RNN kernels between a hand-written loop and one BLAS call
-#: for the per-step product h @ w_hh.T (and da @ w_hh backward): loops when
-#: N <= NUMBA_LOOP_MAX_N and H <= NUMBA_LOOP_MAX_H. Measured on the 2-core machine
-#: (docs/performance.md): the loop wins only for one sequence (a matrix-vector
-#: product, where BLAS's fixed cost dominates); from N = 2 on, OpenBLAS's small-matrix
-#: kernels are faster.
-NUMBA_LOOP_MAX_N = 1
-NUMBA_LOOP_MAX_H = 256
+#: The per-step products h @ w_hh.T (and da @ w_hh backward) of the Numba kernels run as
+#: register tiles (``kernels/numba_gemm.py``), not BLAS, unless a call asks for BLAS
+#: (``use_loops=False``): measured on the 2-core machine, the tiles run 1.3x to 2.5x
+#: faster than OpenBLAS's ``np.dot`` from N = 2 to 64 and H = 64 to 512, and about as
+#: fast at N = 1 (docs/performance.md). The tile's inner loop runs over at most this many
+#: k at a time, so that the panel it reads (k x 16 float32 or k x 8 float64) stays in
+#: the 32 KiB L1 cache; a longer K continues the same chain of multiply-adds.
+NUMBA_TILE_K_BLOCK = 256
+
+#: Rows (time steps x batch) of one *time block*: the GEMMs outside the time loop (the
+#: input projection; dx, dw_ih, dw_hh, db) run one block at a time, so that the weight
+#: gradients of the blocks the backward loop has finished can run on another thread while
+#: it goes on. The blocks depend on T and N only, never on the thread count, so neither
+#: do the sums.
+NUMBA_BLOCK_ROWS = 512
+
+#: The time loop is split between threads by batch rows (rows never interact), each
+#: thread taking at least this many rows, and only when a call's loop does at least
+#: NUMBA_SPLIT_MIN_FLOPS of multiply-adds x 2 (below that, starting the threads costs
+#: more than it saves).
+NUMBA_SPLIT_MIN_ROWS = 8
+NUMBA_SPLIT_MIN_FLOPS = 4e6
 
 #: Most scratch (bytes, all buffers together) one thread keeps for reuse by the compiled
 #: backward passes (``numrnn/kernels/workspace.py``): reusing it avoids the page faults
@@ -96,6 +115,23 @@ PERSISTENT_ROWS_PER_BLOCK = 4
 
 #: Threads per block of the fused elementwise kernels (a 2-D block of 32 x this/32).
 CUDA_ELEMENTWISE_THREADS = 256
+
+
+def threads() -> int:
+    """Threads numrnn may use: ``NUMRNN_THREADS``, else the cores this process may run on."""
+    value = os.environ.get("NUMRNN_THREADS", "").strip()
+    if value:
+        try:
+            n = int(value)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise UsageValueError(f"NUMRNN_THREADS must be a positive integer; got {value!r}")
+        return n
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def cupy_path() -> str:

@@ -2,7 +2,7 @@
 
 Numba decides whether a cached compiled function is still valid from the source file
 that defines it, and from nothing else. The kernels here inline helpers from other
-files (the activations of ``numba_math.py``, ``_small_matmul`` of ``numba_rnn.py``,
+files (the activations of ``numba_math.py``, the tiles of ``numba_gemm.py``,
 the options of ``config.py``), so after an edit to one of those, Numba would keep
 serving the old machine code from ``__pycache__`` and the edit would silently not take
 effect: a trap for anyone who reads the kernels and changes them to learn.

@@ -7,9 +7,9 @@ changes.
 
 Forward, one call per layer and direction::
 
-    gates = x @ w_ih.T                         one GEMM over all T*N rows      (T*N, 3H)
+    gates = x @ w_ih.T                         GEMMs over all T*N rows, per time block
     for t in range(T):                         the only sequential part, compiled
-        a_h = h_{t-1} @ w_hh.T                 hand-written loop (N = 1) or one BLAS call
+        a_h = h_{t-1} @ w_hh.T                 register tiles (numba_gemm.py) or BLAS
         r, z = sigmoid(gates[t] + a_h + b_ih + b_hh)   first 2H columns, in place: one pass
         n    = tanh(gates[t] + b_in + r * (a_h + b_hn))   last H columns, and in the same
         h_t  = (1 - z) * n + z * h_{t-1}                  pass h_t: two passes per step
@@ -17,7 +17,9 @@ Forward, one call per layer and direction::
 Every buffer is made before the loop: ``hs`` (T+1, N, H) holds h0 and then every h_t
 (the returned h is the view ``hs[1:]``, and ``hs[:-1]`` is every h_{t-1} as one matrix),
 ``gates`` (T, N, 3H) holds x @ w_ih.T and is overwritten by r, z, n, and ``a_hn``
-(T, N, H) keeps the hidden half of n before the reset gate.
+(T, N, H) keeps the hidden half of n before the reset gate. The tiles write ``a_h``
+with each gate's columns padded to whole panels (gate g of row n starts at
+``a_h[n, g * Hg]``, Hg = H rounded up to 16 float32 or 8 float64 columns; Hg = H for BLAS).
 
 Backward::
 
@@ -26,18 +28,20 @@ Backward::
         dan  = dh_t * (1 - z) * (1 - n**2);   dz = dh_t * (h_{t-1} - n)
         da_x[t] = [dan * a_hn * r(1-r), dz * z(1-z), dan]
         da_h[t] = [dan * a_hn * r(1-r), dz * z(1-z), dan * r]
-        db_ih += sum of da_x[t];  db_hh += sum of da_h[t]     over N, in float64
-        dh_carry = dh_t * z + da_h[t] @ w_hh   loop or one BLAS call
-    dx    = da_x @ w_ih                        large GEMMs over all T*N rows
+        dh_carry = dh_t * z + da_h[t] @ w_hh   tiles or one BLAS call
+    dx    = da_x @ w_ih                        GEMMs over all T*N rows, per time block
     dw_ih = da_x.T @ x;   dw_hh = da_h.T @ hs[:-1]
+    db_ih = sum of da_x;  db_hh = sum of da_h  over T*N, in float64
 
-As in ``numba_lstm.py``, each activation has its own small function and the loops
-index row slices from 0, so that LLVM vectorises them; every BLAS call is ``np.dot``
-inside the compiled code (SciPy's OpenBLAS, one thread pool: ``numba_threads.py``).
+With two or more threads the time loop runs on each thread for its own batch rows and
+the GEMMs outside it are spread over the threads (``numba_layer.py``). As in
+``numba_lstm.py``, each activation has its own small function and the loops index row
+slices from 0, so that LLVM vectorises them; every BLAS call is ``np.dot`` inside the
+compiled code (SciPy's OpenBLAS, one thread pool: ``numba_threads.py``).
 
 The bodies are plain functions compiled once at import with the options of
 ``numrnn/config.py``; ``NUMBA_DISABLE_JIT=1`` runs them as Python. Weights are never
-cached between calls: the transposed copy the forward reads is made in each call.
+cached between calls: the packed copies the loops read are made in each call.
 """
 
 from __future__ import annotations
@@ -48,9 +52,11 @@ import numpy as np
 from numba import njit
 
 from numrnn import config
+from numrnn.kernels import numba_layer as layer
 from numrnn.kernels.numba_checks import check_grad, check_layer
+from numrnn.kernels.numba_gemm import check_gemm, gemm_panels, pack_panels, panel_width
 from numrnn.kernels.numba_math import gate_sigmoid, sigmoid_grad, tanh, tanh_grad
-from numrnn.kernels.numba_rnn import _small_matmul, use_loops_for
+from numrnn.kernels.numba_sync import publish
 from numrnn.kernels.workspace import scratch
 
 
@@ -64,36 +70,39 @@ class GRUKernelCache(NamedTuple):
     w_ih: np.ndarray  # (3H, D)
     w_hh: np.ndarray  # (3H, H)
     has_bias: bool
-    use_loops: bool  # hand-written recurrent product instead of BLAS
+    use_loops: bool  # register-tiled recurrent product (numba_gemm.py) instead of BLAS
 
 
 # -- kernel bodies (plain Python; compiled below) ----------------------------------------
-# A step makes two passes over its rows: r and z, then n and h_t, each pass also adding
+# A step makes three passes over its rows: r, z, then n and h_t, each pass also adding
 # the biases. One activation per small function and row slices indexed from 0, for the
 # reasons in numba_math's docstring; the gates' sigmoid is numba_math's gate_sigmoid,
 # 1/2 + 1/2 tanh(v/2) (the cost of a tanh, within two ulps of 1/2).
-def _reset_update_gates(gt, a_h, bias_rz):
-    """r and z in place: ``gt[n, k] = sigmoid(gt[n, k] + a_h[n, k] + bias_rz[k])`` for k < 2H.
+def _sigmoid_gate(gt, a_h, bias_rz, g, hg, n0, n1):
+    """Gate g (r = 0, z = 1) of rows n0..n1 in place:
+    ``gt[n, gH + k] = sigmoid(gt[n, gH + k] + a_h[n, g hg + k] + bias_rz[gH + k])``.
 
-    gt (N, 3H) holds x_t @ w_ih.T, a_h (N, 3H) h_{t-1} @ w_hh.T, bias_rz (2H,) = b_ih + b_hh
-    of the r and z blocks.
+    gt (N, 3H) holds x_t @ w_ih.T, a_h h_{t-1} @ w_hh.T (gate g from column g * hg),
+    bias_rz (2H,) = b_ih + b_hh of the r and z blocks.
     """
-    for n in range(gt.shape[0]):
-        g, a = gt[n, :bias_rz.size], a_h[n, :bias_rz.size]
-        for k in range(g.size):
-            g[k] = gate_sigmoid(g[k] + a[k] + bias_rz[k])
+    H = gt.shape[1] // 3
+    b = bias_rz[g * H:(g + 1) * H]
+    for n in range(n0, n1):
+        a, r = gt[n, g * H:(g + 1) * H], a_h[n, g * hg:g * hg + H]
+        for k in range(H):
+            a[k] = gate_sigmoid(a[k] + r[k] + b[k])
 
 
-def _candidate_and_state(gt, a_h, b_in, b_hn, h_prev, h_t, a_hn):
-    """n = tanh(x part + b_in + r * a_hn) in place in ``gt[:, 2H:]``, and h_t.
+def _candidate_and_state(gt, a_h, b_in, b_hn, h_prev, h_t, a_hn, hg, n0, n1):
+    """n = tanh(x part + b_in + r * a_hn) in place in ``gt[:, 2H:]``, and h_t, rows n0..n1.
 
-    a_hn = h_{t-1} @ w_hn.T + b_hn (N, H) is kept for the backward;
-    h_t = (1 - z) * n + z * h_{t-1} (N, H).
+    a_hn = h_{t-1} @ w_hn.T + b_hn (N, H) is kept for the backward (a_h's gate n from
+    column 2 hg); h_t = (1 - z) * n + z * h_{t-1} (N, H).
     """
     H = h_t.shape[1]
     one = np.ones(1, dtype=gt.dtype)[0]  # 1 in the arrays' dtype (a float literal is float64)
-    for n in range(gt.shape[0]):
-        r, z, g, ah = gt[n, :H], gt[n, H:2 * H], gt[n, 2 * H:], a_h[n, 2 * H:]
+    for n in range(n0, n1):
+        r, z, g, ah = gt[n, :H], gt[n, H:2 * H], gt[n, 2 * H:], a_h[n, 2 * hg:2 * hg + H]
         hp, hn, sn = h_prev[n], h_t[n], a_hn[n]
         for j in range(H):
             s = ah[j] + b_hn[j]
@@ -103,51 +112,46 @@ def _candidate_and_state(gt, a_h, b_in, b_hn, h_prev, h_t, a_hn):
             hn[j] = (one - z[j]) * c + z[j] * hp[j]  # h_t = (1 - z) * n + z * h_{t-1}
 
 
-def _forward(x, w_ih, w_hh_t, b_ih, b_hh, use_loops, hs, gates, a_hn):
-    """Fill hs[1:], gates and a_hn; hs[0] holds h0 on entry.
+def _forward_rows(gates, wp, w_hh_t, bias_rz, b_in, b_hn, use_tiles, hs, a_hn, a_h, n0, n1):
+    """The time loop for batch rows n0 <= n < n1: fill hs[1:], gates and a_hn for those
+    rows; hs[0] holds h0 and ``gates`` x_t @ w_ih.T on entry.
 
-    x (T, N, D), w_ih (3H, D), w_hh_t (H, 3H) = w_hh.T contiguous, b_ih, b_hh (3H,)
-    (zeros without bias), hs (T+1, N, H), gates (T, N, 3H), a_hn (T, N, H).
+    wp: w_hh.T (H, 3H) packed (tiles); w_hh_t the same contiguous (BLAS); bias_rz (2H,)
+    = b_ih + b_hh of r and z, b_in, b_hn (H,) (zeros without bias); a_h (N, >= 3H) scratch.
     """
-    T, N, D = x.shape
-    H = hs.shape[2]
-    np.dot(x.reshape(T * N, D), w_ih.T, gates.reshape(T * N, 3 * H))  # input projection, one GEMM
-    a_h = np.empty((N, 3 * H), dtype=x.dtype)  # h_{t-1} @ w_hh.T, reused every step
-    zero_g = np.zeros(3 * H, dtype=x.dtype)
-    bias_rz = b_ih[:2 * H] + b_hh[:2 * H]
-    b_in, b_hn = b_ih[2 * H:], b_hh[2 * H:]
+    T = gates.shape[0]
+    hg = a_h.shape[1] // 3  # where gate g's columns start in a_h: g * hg
     for t in range(T):
-        if use_loops:
-            _small_matmul(hs[t], w_hh_t, zero_g, a_h)
+        if use_tiles:
+            gemm_panels(hs[t], wp, a_h, n0, n1, 0, wp.shape[0])
         else:
-            np.dot(hs[t], w_hh_t, a_h)  # one BLAS call
-        _reset_update_gates(gates[t], a_h, bias_rz)
-        _candidate_and_state(gates[t], a_h, b_in, b_hn, hs[t], hs[t + 1], a_hn[t])
+            np.dot(hs[t, n0:n1], w_hh_t, a_h[n0:n1])  # one BLAS call
+        _sigmoid_gate(gates[t], a_h, bias_rz, 0, hg, n0, n1)  # r
+        _sigmoid_gate(gates[t], a_h, bias_rz, 1, hg, n0, n1)  # z
+        _candidate_and_state(gates[t], a_h, b_in, b_hn, hs[t], hs[t + 1], a_hn[t], hg, n0, n1)
 
 
-def _backward(dh, x, hs, gates, a_hn, w_ih, w_hh, use_loops, da_x, da_h, dx, dw_ih, dw_hh,
-              db_ih64, db_hh64, dh0):
-    """BPTT: fills dx (T, N, D), dw_ih (3H, D), dw_hh (3H, H), db_ih64 and db_hh64 (3H,)
-    float64, and dh0 (N, H).
-
-    ``da_x`` and ``da_h`` (T, N, 3H) are scratch: dL/d(x part) and dL/d(h part) of the
-    pre-activations, which differ in block n.
+def _backward_rows(dh, hs, gates, a_hn, wp, w_hh, use_tiles, da_x, da_h, carry, direct, blocks,
+                   progress, n0, n1):
+    """BPTT for batch rows n0 <= n < n1: fills ``da_x`` and ``da_h`` (T, N, 3H: dL/d(x part)
+    and dL/d(h part) of the pre-activations, which differ in block n) for those rows, and
+    leaves dL/dh0 in ``carry[n0:n1, :H]``.
 
     ``dh`` (T, N, H) is the gradient from above only; the recurrence is added here.
-    ``dh0`` must be zeros on entry: it carries dL/dh_t from step t+1 back to step t.
+    ``carry`` (N, >= H) must be zeros on entry; ``direct`` (N, H) is scratch. wp: w_hh
+    (3H, H) packed (tiles). After each time block the loop publishes how many blocks it
+    has finished into ``progress``.
     """
     T, N, H = dh.shape
-    D = x.shape[2]
-    direct = np.empty((N, H), dtype=dh.dtype)  # dh_t * z: the path that skips the gates
-    zero_h = np.zeros(H, dtype=dh.dtype)
     one = np.ones(1, dtype=dh.dtype)[0]
-    carry = dh0  # (N, H)
+    nb = blocks.shape[0]
+    b = nb - 1
     for t in range(T - 1, -1, -1):
         gt, dxt, dht, hprev, ahn = gates[t], da_x[t], da_h[t], hs[t], a_hn[t]
-        for n in range(N):
+        for n in range(n0, n1):
             r, z, c = gt[n, :H], gt[n, H:2 * H], gt[n, 2 * H:]
             dar, daz, dan = dxt[n, :H], dxt[n, H:2 * H], dxt[n, 2 * H:]
-            hp, ah, dhn, cn, dd = hprev[n], ahn[n], dh[t, n], carry[n], direct[n]
+            hp, ah, dhn, cn, dd = hprev[n], ahn[n], dh[t, n], carry[n, :H], direct[n]
             for j in range(H):
                 d = dhn[j] + cn[j]  # dL/dh_t: from above and from step t+1
                 dan[j] = tanh_grad(d * (one - z[j]), c[j])  # through n's tanh
@@ -161,36 +165,38 @@ def _backward(dh, x, hs, gates, a_hn, w_ih, w_hh, use_loops, da_x, da_h, dx, dw_
                 hr[j] = dar[j]
                 hz[j] = daz[j]
                 hn[j] = dan[j] * r[j]  # dL/d(h_{t-1} @ w_hn.T + b_hn)
-        for n in range(N):  # the bias gradients, summed while the rows are at hand (float64)
-            ax, ah = dxt[n], dht[n]
-            for k in range(3 * H):
-                db_ih64[k] += ax[k]
-                db_hh64[k] += ah[k]
         # carry = dh_t * z + da_h @ w_hh: dL/dh_{t-1}, the direct path and the gates
-        if use_loops:
-            _small_matmul(dht, w_hh, zero_h, carry)
+        if use_tiles:
+            gemm_panels(dht, wp, carry, n0, n1, 0, wp.shape[0])
         else:
-            np.dot(dht, w_hh, carry)
-        for n in range(N):
-            cn, dd = carry[n], direct[n]
+            np.dot(dht[n0:n1], w_hh, carry[n0:n1])
+        for n in range(n0, n1):
+            cn, dd = carry[n, :H], direct[n]
             for j in range(H):
                 cn[j] += dd[j]
-    # Everything else is not sequential: large GEMMs over all T*N rows.
-    dx2 = da_x.reshape(T * N, 3 * H)
-    dh2 = da_h.reshape(T * N, 3 * H)
-    np.dot(dx2, w_ih, dx.reshape(T * N, D))  # dx = da_x @ w_ih
-    np.dot(dx2.T, x.reshape(T * N, D), dw_ih)  # dw_ih = da_x.T @ x
-    np.dot(dh2.T, hs[:T].reshape(T * N, H), dw_hh)  # dw_hh = da_h.T @ h_prev
+        if t == blocks[b, 0]:
+            publish(progress, nb - b)
+            b -= 1
 
 
-_reset_update_gates = njit(**config.NUMBA_JIT_OPTIONS)(_reset_update_gates)  # called by the bodies below
+_sigmoid_gate = njit(**config.NUMBA_JIT_OPTIONS)(_sigmoid_gate)  # called by the bodies below
 _candidate_and_state = njit(**config.NUMBA_JIT_OPTIONS)(_candidate_and_state)
-_forward_jit = njit(**config.NUMBA_JIT_OPTIONS)(_forward)
-_backward_jit = njit(**config.NUMBA_JIT_OPTIONS)(_backward)
+_forward_rows_jit = njit(**config.NUMBA_JIT_OPTIONS)(_forward_rows)
+_backward_rows_jit = njit(**config.NUMBA_JIT_OPTIONS)(_backward_rows)
 
 
 # -- the contract -------------------------------------------------------------------------
 _OWNER = "numba gru kernel"
+
+
+def _operands(w: np.ndarray, groups: int, use_tiles: bool):
+    """``w`` (K, M) packed for the tiles or contiguous for BLAS (the other an empty
+    stand-in of the right type), and the scratch width of its product."""
+    dtype, (K, M) = w.dtype, w.shape
+    if use_tiles:
+        wp = pack_panels(w, groups)
+        return wp, np.zeros((0, 0), dtype=dtype), wp.shape[0] * wp.shape[2]
+    return np.zeros((0, K, panel_width(dtype)), dtype=dtype), np.ascontiguousarray(w), M
 
 
 def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, use_loops=None):
@@ -201,8 +207,8 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, use_loops=None):
     x : (T, N, D) inputs, float32 or float64.
     h0 : (N, H) initial hidden state.
     w_ih : (3H, D);  w_hh : (3H, H);  b_ih, b_hh : (3H,), both or neither.
-    use_loops : force the hand-written (True) or BLAS (False) recurrent product;
-        ``None`` chooses with :func:`numrnn.kernels.numba_rnn.use_loops_for`.
+    use_loops : the per-step product h @ w_hh.T as register tiles (True, the default
+        when ``None``) or as one BLAS call (False).
 
     Returns
     -------
@@ -219,15 +225,22 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, use_loops=None):
         b_ih_, b_hh_ = np.zeros(3 * H, dtype=dtype), np.zeros(3 * H, dtype=dtype)
     else:
         b_ih_, b_hh_ = a.b_ih, a.b_hh
-    if use_loops is None:
-        use_loops = use_loops_for(N, H)
+    bias_rz = b_ih_[:2 * H] + b_hh_[:2 * H]
+    b_in, b_hn = np.ascontiguousarray(b_ih_[2 * H:]), np.ascontiguousarray(b_hh_[2 * H:])
+    use_tiles = True if use_loops is None else bool(use_loops)
+    sched = layer.schedule(T, N, 2.0 * T * N * 3 * H * H, use_tiles)
     hs = np.empty((T + 1, N, H), dtype=dtype)
     hs[0] = h0
     gates = np.empty((T, N, 3 * H), dtype=dtype)
     a_hn = np.empty((T, N, H), dtype=dtype)
-    w_hh_t = np.ascontiguousarray(w_hh.T)  # (H, 3H), made per call: weights may change
-    _forward_jit(x, w_ih, w_hh_t, b_ih_, b_hh_, bool(use_loops), hs, gates, a_hn)
-    cache = GRUKernelCache(x, hs, gates, a_hn, w_ih, w_hh, b_ih is not None, bool(use_loops))
+    layer.project_input(x, w_ih.T, gates, sched)
+    wp, w_hh_t, width = _operands(w_hh.T, 3, use_tiles)  # made per call: weights may change
+    a_h = scratch("gru_a_h", (N, width), dtype)
+    if use_tiles:
+        check_gemm(hs[0], wp, a_h)
+    layer.run_loop(sched, lambda n0, n1: _forward_rows_jit(gates, wp, w_hh_t, bias_rz, b_in, b_hn,
+                                                           use_tiles, hs, a_hn, a_h, n0, n1))
+    cache = GRUKernelCache(x, hs, gates, a_hn, w_ih, w_hh, b_ih is not None, use_tiles)
     return hs[1:], cache
 
 
@@ -244,20 +257,33 @@ def gru_backward(dh, cache: GRUKernelCache):
     dx : (T, N, D);  dh0 : (N, H);  dw_ih : (3H, D);  dw_hh : (3H, H);
     db_ih, db_hh : (3H,), or None without bias.
     """
-    x, hs = cache.x, cache.hs
+    x, hs, use_tiles = cache.x, cache.hs, cache.use_loops
     dh = check_grad(_OWNER, "dh", dh, hs[1:], "(T, N, H)")
     T, N, D = x.shape
     H = hs.shape[2]
+    sched = layer.schedule(T, N, 2.0 * T * N * 3 * H * H, use_tiles)
     dx = np.empty_like(x)
     dw_ih = np.empty_like(cache.w_ih)
     dw_hh = np.empty_like(cache.w_hh)
     db_ih64 = np.zeros(3 * H, dtype=np.float64)
     db_hh64 = np.zeros(3 * H, dtype=np.float64)
-    dh0 = np.zeros((N, H), dtype=x.dtype)
+    wp, w_hh_c, width = _operands(cache.w_hh, 1, use_tiles)
+    carry = np.zeros((N, width), dtype=x.dtype)
+    direct = scratch("gru_direct", (N, H), x.dtype)  # dh_t * z: the path that skips the gates
     da_x = scratch("gru_da_x", (T, N, 3 * H), x.dtype)  # reused by the next call: workspace.py
     da_h = scratch("gru_da_h", (T, N, 3 * H), x.dtype)
-    _backward_jit(dh, x, hs, cache.gates, cache.a_hn, cache.w_ih, cache.w_hh, cache.use_loops,
-                  da_x, da_h, dx, dw_ih, dw_hh, db_ih64, db_hh64, dh0)
+    if use_tiles:
+        check_gemm(da_h[0], wp, carry)
+
+    def loop(n0, n1, progress):
+        _backward_rows_jit(dh, hs, cache.gates, cache.a_hn, wp, w_hh_c, use_tiles, da_x, da_h, carry,
+                           direct, sched.blocks, progress, n0, n1)
+
+    grads = layer.Gradients(maps=[(da_x, cache.w_ih, dx)],
+                            reductions=[(da_x, x, dw_ih), (da_h, hs, dw_hh)],
+                            sums=[(da_x, db_ih64), (da_h, db_hh64)] if cache.has_bias else [])
+    layer.run_backward(sched, loop, grads)
+    dh0 = np.ascontiguousarray(carry[:, :H])
     if not cache.has_bias:
         return dx, dh0, dw_ih, dw_hh, None, None
     return dx, dh0, dw_ih, dw_hh, db_ih64.astype(x.dtype), db_hh64.astype(x.dtype)

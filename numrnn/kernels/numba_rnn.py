@@ -6,10 +6,10 @@ it is the literal equations). What changes is only where the work happens
 
 Forward, one call per layer and direction::
 
-    a[1:] = x @ w_ih.T                      one GEMM over all T*N rows      (T*N, H)
+    a[1:] = x @ w_ih.T                      GEMMs over all T*N rows, one per time block
     for t in range(T):                      the only sequential part, compiled
-        a_t += b + h_{t-1} @ w_hh.T         hand-written loop (N = 1) or one BLAS call
-        h_t  = f(a_t)                       vectorised tanh/relu (numba_math.py), in place
+        rec  = h_{t-1} @ w_hh.T             register tiles (numba_gemm.py) or one BLAS call
+        h_t  = f(a_t + rec + b)             vectorised tanh/relu (numba_math.py), in place
 
 The states live in one buffer ``hs`` (T+1, N, H) with ``hs[0] = h0``: the returned ``h``
 is the view ``hs[1:]`` and ``hs[:-1]`` is every h_{t-1}, which the backward needs
@@ -18,22 +18,24 @@ as one matrix. Nothing is allocated inside the step loop.
 Backward::
 
     for t in reversed(range(T)):            the only sequential part, compiled
-        da_t   = (dh_t + dh_carry) * f'(h_t)
-        dh_carry = da_t @ w_hh              loop (N = 1) or one BLAS call
-    dx    = da @ w_ih                       three GEMMs over all T*N rows
+        da_t     = (dh_t + dh_carry) * f'(h_t)
+        dh_carry = da_t @ w_hh              register tiles or one BLAS call
+    dx    = da @ w_ih                       GEMMs over all T*N rows, per time block
     dw_ih = da.T @ x
     dw_hh = da.T @ hs[:-1]
-    db    = sum of da over T*N              float64, summed inside the step loop
+    db    = sum of da over T*N              float64
 
+Rows of the batch never interact, so with two or more threads the time loop runs on
+each thread for its own rows, and the GEMMs outside it are spread over the threads
+(``numba_layer.py`` says how, and why the results do not depend on the thread count).
 Every BLAS call inside the compiled code (``np.dot``) goes to SciPy's OpenBLAS, the
-one Numba links to, so one forward or backward uses one thread pool only
-(``numba_threads.py`` explains why that matters on 2 cores).
+one Numba links to (``numba_threads.py`` explains why that matters on 2 cores).
 
 The kernel bodies are plain Python functions; their compiled copies are made once, at
 import, with the options of ``numrnn/config.py`` (``_forward_jit = njit(**opts)(_forward)``).
 With ``NUMBA_DISABLE_JIT=1`` the same bodies run as Python, which is how they are
-traced and covered. Weights are never cached between calls: the transposed copy of
-``w_hh`` the forward loop reads is made inside each call.
+traced and covered. Weights are never cached between calls: the packed copies of
+``w_hh`` the loops read are made inside each call.
 """
 
 from __future__ import annotations
@@ -45,8 +47,11 @@ from numba import njit
 
 from numrnn import config
 from numrnn.functional.activations import check_nonlinearity
+from numrnn.kernels import numba_layer as layer
 from numrnn.kernels.numba_checks import check_grad, check_layer
+from numrnn.kernels.numba_gemm import check_gemm, gemm_panels, pack_panels, panel_width
 from numrnn.kernels.numba_math import relu, relu_grad, tanh, tanh_grad
+from numrnn.kernels.numba_sync import publish
 from numrnn.kernels.workspace import scratch
 
 
@@ -59,130 +64,83 @@ class RNNKernelCache(NamedTuple):
     w_hh: np.ndarray  # (H, H)
     has_bias: bool
     nonlinearity: str
-    use_loops: bool  # hand-written recurrent product instead of BLAS
-
-
-def use_loops_for(N: int, H: int) -> bool:
-    """Whether the per-step product h @ w_hh.T is a hand-written loop rather than BLAS.
-
-    Small products lose more to a BLAS call's fixed cost than they gain from its
-    kernel; ``config.NUMBA_LOOP_MAX_N`` and ``config.NUMBA_LOOP_MAX_H`` are the
-    crossover measured in docs/performance.md.
-    """
-    return N <= config.NUMBA_LOOP_MAX_N and H <= config.NUMBA_LOOP_MAX_H
+    use_loops: bool  # register-tiled recurrent product (numba_gemm.py) instead of BLAS
 
 
 # -- kernel bodies (plain Python; compiled below) ----------------------------------------
-def _small_matmul(a, b, c0, out):
-    """``out[n, :] = c0 + a[n, :] @ b`` for small matrices, without BLAS.
+def _forward_rows(hs, wp, w_hh_t, bias, rec, is_relu, use_tiles, n0, n1):
+    """The time loop for batch rows n0 <= n < n1: fill ``hs[1:, n0:n1]``.
 
-    a (N, K), b (K, M) row-major, c0 (M,), out (N, M). The innermost loop runs along
-    the contiguous rows of ``b`` and ``out`` (LLVM vectorises it without reordering
-    any sum); four rows of ``b`` are folded in per pass so ``out`` is loaded and
-    stored a quarter as often.
-
-    Compiled code does not check indexes, so the shapes are checked here: a mismatch
-    would otherwise read or write past the end of ``b``, ``c0`` or ``out``.
+    hs (T+1, N, H) holds h0 in hs[0] and x_t @ w_ih.T in hs[t+1] on entry; wp the packed
+    w_hh.T (tiles) or w_hh_t = w_hh.T contiguous (BLAS); bias (H,) = b_ih + b_hh (zeros
+    without bias); rec (N, >= H) scratch for h_{t-1} @ w_hh.T.
     """
-    N, K = a.shape
-    M = b.shape[1]
-    if b.shape[0] != K or c0.shape[0] != M or out.shape[0] != N or out.shape[1] != M:
-        raise ValueError("_small_matmul: need a (N, K), b (K, M), c0 (M,), out (N, M)")
-    K4 = K - K % 4
-    for n in range(N):
-        o = out[n]
-        for i in range(M):
-            o[i] = c0[i]
-        for k in range(0, K4, 4):
-            a0, a1, a2, a3 = a[n, k], a[n, k + 1], a[n, k + 2], a[n, k + 3]
-            b0, b1, b2, b3 = b[k], b[k + 1], b[k + 2], b[k + 3]
-            for i in range(M):
-                o[i] += a0 * b0[i] + a1 * b1[i] + a2 * b2[i] + a3 * b3[i]
-        for k in range(K4, K):
-            ak, bk = a[n, k], b[k]
-            for i in range(M):
-                o[i] += ak * bk[i]
-
-
-def _forward(x, w_ih, w_hh_t, bias, hs, is_relu, use_loops):
-    """Fill ``hs[1:]`` with every h_t; ``hs[0]`` holds h0 on entry.
-
-    x (T, N, D), w_ih (H, D), w_hh_t (H, H) = w_hh.T contiguous, bias (H,) = b_ih + b_hh
-    (zeros without bias), hs (T+1, N, H).
-    """
-    T, N, D = x.shape
+    T = hs.shape[0] - 1
     H = hs.shape[2]
-    a = hs[1:]  # (T, N, H): pre-activations, then overwritten by h_t
-    np.dot(x.reshape(T * N, D), w_ih.T, a.reshape(T * N, H))  # the input projection, one GEMM
-    rec = np.empty((N, H), dtype=hs.dtype)  # h_{t-1} @ w_hh.T, reused every step
     for t in range(T):
-        h_prev = hs[t]  # (N, H)
-        if use_loops:
-            _small_matmul(h_prev, w_hh_t, bias, rec)
+        if use_tiles:
+            gemm_panels(hs[t], wp, rec, n0, n1, 0, wp.shape[0])
         else:
-            np.dot(h_prev, w_hh_t, rec)  # one BLAS call
-            for n in range(N):
-                for i in range(H):
-                    rec[n, i] += bias[i]
-        at = a[t]
+            np.dot(hs[t, n0:n1], w_hh_t, rec[n0:n1])  # one BLAS call
+        at = hs[t + 1]
         if is_relu:
-            for n in range(N):
+            for n in range(n0, n1):
+                a, r = at[n], rec[n, :H]
                 for i in range(H):
-                    at[n, i] = relu(at[n, i] + rec[n, i])
+                    a[i] = relu(a[i] + r[i] + bias[i])
         else:
-            for n in range(N):
+            for n in range(n0, n1):
+                a, r = at[n], rec[n, :H]
                 for i in range(H):
-                    at[n, i] = tanh(at[n, i] + rec[n, i])
+                    a[i] = tanh(a[i] + r[i] + bias[i])
 
 
-def _backward(dh, x, hs, w_ih, w_hh, is_relu, use_loops, da, dx, dw_ih, dw_hh, db64, dh0):
-    """BPTT: fills dx (T, N, D), dw_ih (H, D), dw_hh (H, H), db64 (H,) float64, dh0 (N, H).
-
-    ``da`` (T, N, H) is scratch for dL/da_t of every step.
-
-    db64 (zeros on entry) is the bias gradient, summed in float64 over all T*N rows.
+def _backward_rows(dh, hs, wp, w_hh, da, carry, is_relu, use_tiles, blocks, progress, n0, n1):
+    """BPTT for batch rows n0 <= n < n1: fills ``da[:, n0:n1]`` (dL/da_t, T, N, H) and
+    leaves dL/dh0 in ``carry[n0:n1, :H]`` (zeros on entry).
 
     ``dh`` (T, N, H) is the gradient from above only; the recurrence is added here.
-    ``dh0`` must be zeros on entry: it carries dL/dh_t from step t+1 back to step t.
+    wp is the packed w_hh (tiles); carry (N, >= H). After finishing each time block the
+    loop publishes how many blocks it has finished into ``progress``.
     """
     T, N, H = dh.shape
-    D = x.shape[2]
-    zero_h = np.zeros(H, dtype=dh.dtype)
-    carry = dh0  # (N, H)
+    nb = blocks.shape[0]
+    b = nb - 1
     for t in range(T - 1, -1, -1):
         dat, dht, ht = da[t], dh[t], hs[t + 1]
-        # da_t, and db summed over the same rows while they are at hand (float64)
         if is_relu:
-            for n in range(N):
+            for n in range(n0, n1):
+                d, g, c, h = dat[n], dht[n], carry[n, :H], ht[n]
                 for i in range(H):
-                    v = relu_grad(dht[n, i] + carry[n, i], ht[n, i])
-                    dat[n, i] = v
-                    db64[i] += v
+                    d[i] = relu_grad(g[i] + c[i], h[i])
         else:
-            for n in range(N):
+            for n in range(n0, n1):
+                d, g, c, h = dat[n], dht[n], carry[n, :H], ht[n]
                 for i in range(H):
-                    v = tanh_grad(dht[n, i] + carry[n, i], ht[n, i])
-                    dat[n, i] = v
-                    db64[i] += v
+                    d[i] = tanh_grad(g[i] + c[i], h[i])
         # carry = da_t @ w_hh: dL/dh_{t-1} through the recurrence
-        if use_loops:
-            _small_matmul(dat, w_hh, zero_h, carry)
+        if use_tiles:
+            gemm_panels(dat, wp, carry, n0, n1, 0, wp.shape[0])
         else:
-            np.dot(dat, w_hh, carry)
-    # Everything else is not sequential: three GEMMs over all T*N rows.
-    da2 = da.reshape(T * N, H)
-    np.dot(da2, w_ih, dx.reshape(T * N, D))  # dx = da @ w_ih
-    np.dot(da2.T, x.reshape(T * N, D), dw_ih)  # dw_ih = da.T @ x
-    np.dot(da2.T, hs[:T].reshape(T * N, H), dw_hh)  # dw_hh = da.T @ h_prev
+            np.dot(dat[n0:n1], w_hh, carry[n0:n1])
+        if t == blocks[b, 0]:
+            publish(progress, nb - b)
+            b -= 1
 
 
-_small_matmul = njit(**config.NUMBA_JIT_OPTIONS)(_small_matmul)  # called by the bodies below
-_forward_jit = njit(**config.NUMBA_JIT_OPTIONS)(_forward)
-_backward_jit = njit(**config.NUMBA_JIT_OPTIONS)(_backward)
+_forward_rows_jit = njit(**config.NUMBA_JIT_OPTIONS)(_forward_rows)
+_backward_rows_jit = njit(**config.NUMBA_JIT_OPTIONS)(_backward_rows)
 
 
 # -- the contract -------------------------------------------------------------------------
 _OWNER = "numba rnn kernel"
+
+
+def _packed(w: np.ndarray, use_tiles: bool) -> np.ndarray:
+    """``w`` (K, M) packed into panels for the tiles, or an empty stand-in for BLAS."""
+    if use_tiles:
+        return pack_panels(w)
+    return np.zeros((0, w.shape[0], panel_width(w.dtype)), dtype=w.dtype)
 
 
 def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", use_loops=None):
@@ -194,8 +152,8 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", us
     h0 : (N, H) initial hidden state.
     w_ih : (H, D);  w_hh : (H, H);  b_ih, b_hh : (H,), both or neither.
     nonlinearity : ``"tanh"`` or ``"relu"``.
-    use_loops : force the hand-written (True) or BLAS (False) recurrent product;
-        ``None`` chooses with :func:`use_loops_for`.
+    use_loops : the per-step product h @ w_hh.T as register tiles (True, the default
+        when ``None``) or as one BLAS call (False).
 
     Returns
     -------
@@ -210,13 +168,20 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", us
     dtype = x.dtype
     T, N, D = x.shape
     bias = np.zeros(H, dtype=dtype) if b_ih is None else a.b_ih + a.b_hh
-    if use_loops is None:
-        use_loops = use_loops_for(N, H)
+    use_tiles = True if use_loops is None else bool(use_loops)
+    sched = layer.schedule(T, N, 2.0 * T * N * H * H, use_tiles)
     hs = np.empty((T + 1, N, H), dtype=dtype)
     hs[0] = h0
-    w_hh_t = np.ascontiguousarray(w_hh.T)  # made per call: weights may change between calls
-    _forward_jit(x, w_ih, w_hh_t, bias, hs, nonlinearity == "relu", bool(use_loops))
-    cache = RNNKernelCache(x, hs, w_ih, w_hh, b_ih is not None, nonlinearity, bool(use_loops))
+    layer.project_input(x, w_ih.T, hs[1:], sched)
+    wp = _packed(w_hh.T, use_tiles)  # made per call: weights may change between calls
+    w_hh_t = np.ascontiguousarray(w_hh.T) if not use_tiles else np.zeros((0, 0), dtype=dtype)
+    rec = scratch("rnn_rec", (N, wp.shape[0] * wp.shape[2] if use_tiles else H), dtype)
+    if use_tiles:
+        check_gemm(hs[0], wp, rec)
+    is_relu = nonlinearity == "relu"
+    layer.run_loop(sched, lambda n0, n1: _forward_rows_jit(hs, wp, w_hh_t, bias, rec, is_relu,
+                                                           use_tiles, n0, n1))
+    cache = RNNKernelCache(x, hs, w_ih, w_hh, b_ih is not None, nonlinearity, use_tiles)
     return hs[1:], cache
 
 
@@ -233,18 +198,31 @@ def rnn_backward(dh, cache: RNNKernelCache):
     dx : (T, N, D);  dh0 : (N, H);  dw_ih : (H, D);  dw_hh : (H, H);
     db_ih, db_hh : (H,), or None without bias.
     """
-    x, hs = cache.x, cache.hs
+    x, hs, use_tiles = cache.x, cache.hs, cache.use_loops
     dh = check_grad(_OWNER, "dh", dh, hs[1:], "(T, N, H)")
     T, N, D = x.shape
     H = hs.shape[2]
+    sched = layer.schedule(T, N, 2.0 * T * N * H * H, use_tiles)
     dx = np.empty_like(x)
     dw_ih = np.empty_like(cache.w_ih)
     dw_hh = np.empty_like(cache.w_hh)
     db64 = np.zeros(H, dtype=np.float64)
-    dh0 = np.zeros((N, H), dtype=x.dtype)
     da = scratch("rnn_da", (T, N, H), x.dtype)  # reused by the next call: workspace.py
-    _backward_jit(dh, x, hs, cache.w_ih, cache.w_hh, cache.nonlinearity == "relu", cache.use_loops,
-                  da, dx, dw_ih, dw_hh, db64, dh0)
+    wp = _packed(cache.w_hh, use_tiles)
+    carry = np.zeros((N, wp.shape[0] * wp.shape[2] if use_tiles else H), dtype=x.dtype)
+    if use_tiles:
+        check_gemm(da[0], wp, carry)
+    is_relu = cache.nonlinearity == "relu"
+
+    def loop(n0, n1, progress):
+        _backward_rows_jit(dh, hs, wp, cache.w_hh, da, carry, is_relu, use_tiles, sched.blocks,
+                           progress, n0, n1)
+
+    grads = layer.Gradients(maps=[(da, cache.w_ih, dx)],
+                            reductions=[(da, x, dw_ih), (da, hs, dw_hh)],
+                            sums=[(da, db64)] if cache.has_bias else [])
+    layer.run_backward(sched, loop, grads)
+    dh0 = np.ascontiguousarray(carry[:, :H])
     if not cache.has_bias:
         return dx, dh0, dw_ih, dw_hh, None, None
     db = db64.astype(x.dtype)

@@ -15,7 +15,9 @@ pytest.importorskip("numba")
 ROOT = Path(__file__).resolve().parents[2]
 FILES = ["tests/kernels/test_numba_math.py", "tests/kernels/test_numba_rnn.py",
          "tests/kernels/test_numba_lstm.py", "tests/kernels/test_numba_gru.py",
-         "tests/kernels/test_workspace.py"]
+         "tests/kernels/test_workspace.py", "tests/kernels/test_numba_simd.py",
+         "tests/kernels/test_numba_gemm.py", "tests/kernels/test_numba_layer.py",
+         "tests/kernels/test_numba_threads_invariance.py"]
 
 
 def test_kernel_tests_pass_with_the_jit_disabled():

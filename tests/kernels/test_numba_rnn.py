@@ -124,23 +124,6 @@ def test_backward_checks_dh(rng):
         assert_rejects(nb.rnn_backward, good, "dh", bad, error, match)
 
 
-def test_small_matmul_checks_its_shapes():
-    """The loop product itself refuses shapes that would index past an array's end."""
-    a, c0, out = np.ones((1, 3)), np.zeros(5), np.empty((1, 5))
-    nb._small_matmul(a, np.ones((3, 5)), c0, out)
-    np.testing.assert_array_equal(out, np.full((1, 5), 3.0))
-    for b, c, o in [(np.ones((2, 5)), c0, out), (np.ones((3, 5)), np.zeros(4), out),
-                    (np.ones((3, 5)), c0, np.empty((2, 5))), (np.ones((3, 5)), c0, np.empty((1, 4)))]:
-        with pytest.raises(ValueError, match="_small_matmul"):
-            nb._small_matmul(a, b, c, o)
-
-
-def test_loop_crossover_follows_config(monkeypatch):
-    monkeypatch.setattr(nr.config, "NUMBA_LOOP_MAX_N", 4)
-    monkeypatch.setattr(nr.config, "NUMBA_LOOP_MAX_H", 64)
-    assert nb.use_loops_for(4, 64) and not nb.use_loops_for(5, 64) and not nb.use_loops_for(1, 65)
-
-
 # -- through the module -------------------------------------------------------------------
 MODULE_GRID = list(itertools.product([1, 2, 3], [False, True], [False, True], [True, False],
                                      ["tanh", "relu"]))

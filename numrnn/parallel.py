@@ -1,0 +1,195 @@
+"""numrnn's own threads: one pool, one knob, and BLAS kept out of their way.
+
+The compiled kernels release the GIL, so plain Python threads can run them side by
+side: the time loop of one layer split by batch rows, the weight-gradient GEMMs of the
+time blocks the backward loop has finished, later the two directions of a layer. This
+file owns those threads, so that there is one pool in the process, sized by one knob:
+
+    NUMRNN_THREADS        (numrnn.config.threads()) the most threads numrnn runs at once;
+                          default: the cores this process may run on.
+
+:func:`run` runs a list of tasks (callables without arguments), the first in the calling
+thread and the others on the pool's workers, and returns when all of them have: nothing
+numrnn starts keeps running after the call that started it returns (the workers then
+wait, blocked, for the next call).
+
+Two rules keep the cores from being oversubscribed (docs/performance.md, fact 3):
+
+* **BLAS runs on one thread while numrnn's tasks run side by side.** NumPy's and SciPy's
+  OpenBLAS each keep a pool of their own; two of numrnn's threads each calling a BLAS
+  that starts two threads would put four busy threads on two cores. :func:`run` limits
+  every BLAS library in the process to one thread (threadpoolctl) for as long as its
+  tasks run, and restores the previous limits when the last of them returns. (This is
+  process-wide: a BLAS call from another thread of the program meanwhile also gets one
+  thread.)
+* **A task does not start tasks of its own.** A call to :func:`run` from inside a task
+  runs its tasks one after the other in that thread: when the two directions of a layer
+  run side by side, each direction's kernel runs its loop unsplit.
+
+The results of numrnn's kernels do not depend on the number of threads: work is split
+where the arithmetic is independent (batch rows; whole GEMMs), never inside a sum.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+
+from numrnn import config
+
+__all__ = ["threads", "run", "inside_task", "limited_threads"]
+
+_local = threading.local()
+_override: list = []  # stack of thread counts set by limited_threads()
+
+
+def threads() -> int:
+    """The most threads numrnn runs at once: :func:`limited_threads`, else ``NUMRNN_THREADS``,
+    else the cores this process may use (``numrnn.config.threads``)."""
+    return _override[-1] if _override else config.threads()
+
+
+@contextlib.contextmanager
+def limited_threads(n: int):
+    """Run numrnn with at most ``n`` threads inside a ``with`` (tests and benchmarks)."""
+    if int(n) < 1:
+        from numrnn.errors import UsageValueError
+
+        raise UsageValueError(f"limited_threads needs n >= 1; got {n}")
+    _override.append(int(n))
+    try:
+        yield
+    finally:
+        _override.pop()
+
+
+def inside_task() -> bool:
+    """Whether the calling thread is running one of :func:`run`'s tasks."""
+    return getattr(_local, "depth", 0) > 0
+
+
+# -- the workers ---------------------------------------------------------------------------
+class _Job:
+    __slots__ = ("fn", "result", "error", "done")
+
+    def __init__(self, fn):
+        self.fn, self.result, self.error, self.done = fn, None, None, threading.Event()
+
+    def __call__(self):
+        _local.depth = getattr(_local, "depth", 0) + 1
+        try:
+            self.result = self.fn()
+        except BaseException as exc:  # handed to the caller of run(), which re-raises it
+            self.error = exc
+        finally:
+            _local.depth -= 1
+            self.done.set()
+
+
+_jobs: queue.SimpleQueue = queue.SimpleQueue()
+_workers: list = []
+_workers_lock = threading.Lock()
+
+
+def _work() -> None:
+    while True:
+        job = _jobs.get()  # blocks: an idle worker uses no CPU
+        job()
+
+
+def _ensure_workers(n: int) -> None:
+    with _workers_lock:
+        while len(_workers) < n:
+            t = threading.Thread(target=_work, name=f"numrnn-worker-{len(_workers)}", daemon=True)
+            t.start()
+            _workers.append(t)
+
+
+# -- BLAS held to one thread -----------------------------------------------------------------
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_saved: list = []  # (library controller, its thread count before) while limited
+_blas_libs: list | None = None
+
+
+def _blas_libraries() -> list:
+    """threadpoolctl's controllers of every BLAS library loaded (NumPy's, SciPy's...)."""
+    global _blas_libs
+    if _blas_libs is None:
+        try:
+            import scipy.linalg  # noqa: F401  - SciPy's OpenBLAS, the one Numba's np.dot calls
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - depends on the install
+            _blas_libs = []
+        else:
+            _blas_libs = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+    return _blas_libs
+
+
+def _blas_one_thread_enter() -> None:
+    global _blas_users
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_saved.clear()
+            for lib in _blas_libraries():
+                n = lib.get_num_threads()
+                if n is not None and n != 1:
+                    lib.set_num_threads(1)
+                    _blas_saved.append((lib, n))
+        _blas_users += 1
+
+
+def _blas_one_thread_exit() -> None:
+    global _blas_users
+    with _blas_lock:
+        _blas_users -= 1
+        if _blas_users == 0:
+            for lib, n in _blas_saved:
+                lib.set_num_threads(n)
+            _blas_saved.clear()
+
+
+# -- running tasks ---------------------------------------------------------------------------
+def run(tasks) -> list:
+    """Run ``tasks`` (callables without arguments) side by side; return their results in order.
+
+    The first runs in the calling thread, the others on numrnn's workers; BLAS is held to
+    one thread meanwhile. More tasks than :func:`threads` are grouped so that at most
+    that many threads run. Inside another task, or with :func:`threads` at 1, they run
+    one after the other in the calling thread. The first exception a task raises is
+    raised here, after every task has finished.
+    """
+    tasks = list(tasks)
+    n = threads()
+    if inside_task():
+        return [_inline(fn) for fn in tasks]
+    if len(tasks) <= 1 or n < 2:
+        return [fn() for fn in tasks]
+    groups = [tasks[i::n] for i in range(min(n, len(tasks)))]
+    jobs = [_Job(lambda g=g: [fn() for fn in g]) for g in groups]
+    _ensure_workers(len(jobs) - 1)
+    _blas_one_thread_enter()
+    try:
+        for job in jobs[1:]:
+            _jobs.put(job)
+        jobs[0]()
+        for job in jobs[1:]:
+            job.done.wait()
+    finally:
+        _blas_one_thread_exit()
+    for job in jobs:
+        if job.error is not None:
+            raise job.error
+    results = [None] * len(tasks)
+    for i, job in enumerate(jobs):
+        results[i::len(jobs)] = job.result
+    return results
+
+
+def _inline(fn):
+    _local.depth = getattr(_local, "depth", 0) + 1
+    try:
+        return fn()
+    finally:
+        _local.depth -= 1

@@ -1,0 +1,97 @@
+"""numrnn/parallel.py: one pool of threads, sized by one knob, BLAS on one thread inside."""
+
+import threading
+
+import pytest
+
+from numrnn import config, parallel
+from numrnn.errors import UsageValueError
+
+
+def test_results_in_order_first_task_in_the_calling_thread():
+    me = threading.get_ident()
+    with parallel.limited_threads(2):
+        got = parallel.run([lambda i=i: (i, threading.get_ident()) for i in range(2)])
+    assert [i for i, _ in got] == [0, 1]
+    assert got[0][1] == me and got[1][1] != me
+
+
+def test_more_tasks_than_threads_are_grouped():
+    seen = set()
+    lock = threading.Lock()
+
+    def task(i):
+        with lock:
+            seen.add(threading.get_ident())
+        return i * i
+
+    with parallel.limited_threads(2):
+        assert parallel.run([lambda i=i: task(i) for i in range(7)]) == [i * i for i in range(7)]
+    assert len(seen) <= 2
+
+
+def test_one_thread_runs_everything_here():
+    me = threading.get_ident()
+    with parallel.limited_threads(1):
+        assert parallel.run([threading.get_ident] * 3) == [me] * 3
+
+
+def test_a_task_runs_its_own_tasks_inline():
+    def outer():
+        assert parallel.inside_task()
+        return parallel.run([threading.get_ident, threading.get_ident])
+
+    with parallel.limited_threads(2):
+        a, b = parallel.run([outer, outer])
+    assert a[0] == a[1] and b[0] == b[1] and a[0] != b[0]
+    assert not parallel.inside_task()
+
+
+def test_the_first_error_is_raised_after_every_task_finished():
+    done = []
+
+    def slow():
+        threading.Event().wait(0.05)
+        done.append(1)
+
+    def bad():
+        raise KeyError("boom")
+
+    with parallel.limited_threads(2), pytest.raises(KeyError, match="boom"):
+        parallel.run([bad, slow])
+    assert done == [1]
+
+
+def test_blas_on_one_thread_while_tasks_run_and_restored_after():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    pytest.importorskip("scipy")
+
+    def blas_threads():
+        return sorted(lib["num_threads"] for lib in threadpoolctl.threadpool_info()
+                      if lib["user_api"] == "blas")
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        if max(before, default=1) < 2:
+            pytest.skip("no multi-threaded BLAS here")
+        with parallel.limited_threads(2):
+            inside = parallel.run([blas_threads, blas_threads])
+        assert inside == [[1] * len(before)] * 2
+        assert blas_threads() == before
+
+
+def test_numrnn_threads_knob(monkeypatch):
+    monkeypatch.setenv("NUMRNN_THREADS", "3")
+    assert config.threads() == 3 and parallel.threads() == 3
+    with parallel.limited_threads(1):
+        assert parallel.threads() == 1
+    assert parallel.threads() == 3
+    monkeypatch.delenv("NUMRNN_THREADS")
+    assert config.threads() >= 1
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("NUMRNN_THREADS", bad)
+        with pytest.raises(UsageValueError, match="NUMRNN_THREADS"):
+            config.threads()
+    with pytest.raises(UsageValueError):
+        with parallel.limited_threads(0):
+            pass

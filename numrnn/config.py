@@ -29,6 +29,7 @@ NUMBA_ENABLE_CUDASIM
 
 from __future__ import annotations
 
+import functools
 import os
 
 from numrnn.errors import UsageValueError
@@ -128,6 +129,12 @@ def threads() -> int:
         if n < 1:
             raise UsageValueError(f"NUMRNN_THREADS must be a positive integer; got {value!r}")
         return n
+    return _cores()
+
+
+@functools.lru_cache(maxsize=1)
+def _cores() -> int:
+    """The cores this process may run on (asked once: it is a system call)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux

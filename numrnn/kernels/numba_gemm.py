@@ -68,15 +68,29 @@ def pack_panels(b: np.ndarray, groups: int = 1) -> np.ndarray:
         (Mg = M / groups), zero where ``u * W + w >= Mg``.
     """
     K, M = b.shape
-    Mg = M // groups
     W = panel_width(b.dtype)
-    U = panels_per_group(Mg, b.dtype)
-    padded = np.zeros((K, groups, U * W), dtype=b.dtype)
-    padded[:, :, :Mg] = b.reshape(K, groups, Mg)
-    return np.ascontiguousarray(padded.reshape(K, groups * U, W).transpose(1, 0, 2))
+    U = panels_per_group(M // groups, b.dtype)
+    wp = np.empty((groups * U, K, W), dtype=b.dtype)
+    _pack(b, groups, wp)
+    return wp
 
 
 # -- kernel bodies (plain Python; compiled below) ----------------------------------------
+def _pack(b, groups, wp):
+    """``wp[g * U + u, k, w] = b[k, g * Mg + u * W + w]``, zero past a group's Mg columns."""
+    K, M = b.shape
+    Mg = M // groups
+    W = wp.shape[2]
+    U = wp.shape[0] // groups
+    for g in range(groups):
+        for u in range(U):
+            panel = wp[g * U + u]
+            for k in range(K):
+                for w in range(W):
+                    j = u * W + w
+                    panel[k, w] = b[k, g * Mg + j] if j < Mg else 0
+
+
 # Each tile runs k over [k0, k1) and either starts its accumulators at zero (``keep``
 # False) or loads them from ``out`` and goes on (``keep`` True), so a long K done in
 # pieces is the same chain of multiply-adds as K done at once.
@@ -202,6 +216,7 @@ def gemm_panels(a, wp, out, n0, n1, p0, p1):
                 p += 1
 
 
+_pack = njit(**config.NUMBA_JIT_OPTIONS)(_pack)
 _tile_4x1 = njit(**config.NUMBA_JIT_OPTIONS)(_tile_4x1)  # called by the bodies below
 _tile_1x4 = njit(**config.NUMBA_JIT_OPTIONS)(_tile_1x4)
 _tile_1x1 = njit(**config.NUMBA_JIT_OPTIONS)(_tile_1x1)

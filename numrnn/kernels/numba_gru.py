@@ -228,12 +228,12 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, use_loops=None):
     bias_rz = b_ih_[:2 * H] + b_hh_[:2 * H]
     b_in, b_hn = np.ascontiguousarray(b_ih_[2 * H:]), np.ascontiguousarray(b_hh_[2 * H:])
     use_tiles = True if use_loops is None else bool(use_loops)
-    sched = layer.schedule(T, N, 2.0 * T * N * 3 * H * H, use_tiles)
+    sched = layer.schedule(T, N, 2.0 * T * N * 3 * H * H, 2.0 * T * N * 3 * H * D, use_tiles)
     hs = np.empty((T + 1, N, H), dtype=dtype)
     hs[0] = h0
     gates = np.empty((T, N, 3 * H), dtype=dtype)
     a_hn = np.empty((T, N, H), dtype=dtype)
-    layer.project_input(x, w_ih.T, gates, sched)
+    layer.project_input(x, w_ih.T, gates, sched, 2.0 * T * N * 3 * H * D)
     wp, w_hh_t, width = _operands(w_hh.T, 3, use_tiles)  # made per call: weights may change
     a_h = scratch("gru_a_h", (N, width), dtype)
     if use_tiles:
@@ -261,7 +261,7 @@ def gru_backward(dh, cache: GRUKernelCache):
     dh = check_grad(_OWNER, "dh", dh, hs[1:], "(T, N, H)")
     T, N, D = x.shape
     H = hs.shape[2]
-    sched = layer.schedule(T, N, 2.0 * T * N * 3 * H * H, use_tiles)
+    sched = layer.schedule(T, N, 2.0 * T * N * 3 * H * H, 2.0 * T * N * 3 * H * (2 * D + H), use_tiles)
     dx = np.empty_like(x)
     dw_ih = np.empty_like(cache.w_ih)
     dw_hh = np.empty_like(cache.w_hh)
@@ -279,9 +279,9 @@ def gru_backward(dh, cache: GRUKernelCache):
         _backward_rows_jit(dh, hs, cache.gates, cache.a_hn, wp, w_hh_c, use_tiles, da_x, da_h, carry,
                            direct, sched.blocks, progress, n0, n1)
 
-    grads = layer.Gradients(maps=[(da_x, cache.w_ih, dx)],
-                            reductions=[(da_x, x, dw_ih), (da_h, hs, dw_hh)],
-                            sums=[(da_x, db_ih64), (da_h, db_hh64)] if cache.has_bias else [])
+    grads = layer.Gradients(reductions=[(da_x, x, dw_ih), (da_h, hs, dw_hh)],
+                            sums=[(da_x, db_ih64), (da_h, db_hh64)] if cache.has_bias else [],
+                            map=(da_x, cache.w_ih, dx))
     layer.run_backward(sched, loop, grads)
     dh0 = np.ascontiguousarray(carry[:, :H])
     if not cache.has_bias:

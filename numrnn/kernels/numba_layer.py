@@ -35,6 +35,7 @@ thread and for two (tests/kernels/test_numba_threads_invariance.py).
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -47,8 +48,13 @@ from numrnn.kernels.numba_sync import wait_for
 
 def time_blocks(T: int, N: int) -> np.ndarray:
     """The time blocks: (nb, 2) int64 rows ``[t0, t1)``, ascending, about
-    ``config.NUMBA_BLOCK_ROWS`` rows (steps x N) each."""
-    steps = max(1, min(T, -(-config.NUMBA_BLOCK_ROWS // N)))
+    ``config.NUMBA_BLOCK_ROWS`` rows (steps x N) each. (Cached: do not write into it.)"""
+    return _time_blocks(T, N, config.NUMBA_BLOCK_ROWS)
+
+
+@functools.lru_cache(maxsize=64)
+def _time_blocks(T: int, N: int, block_rows: int) -> np.ndarray:
+    steps = max(1, min(T, -(-block_rows // N)))
     starts = np.arange(0, T, steps, dtype=np.int64)
     return np.stack([starts, np.minimum(starts + steps, T)], axis=1)
 
@@ -75,16 +81,22 @@ class Schedule(NamedTuple):
     overlap: bool  # backward: the GEMMs of finished blocks on a second thread during the loop
 
 
-def schedule(T: int, N: int, loop_flops: float, use_tiles: bool) -> Schedule:
-    """The :class:`Schedule` of a layer: T steps, N rows, ``loop_flops`` the multiply-adds x 2
-    of its time loop, ``use_tiles`` whether the per-step product is the register tile."""
+def schedule(T: int, N: int, loop_flops: float, gemm_flops: float, use_tiles: bool) -> Schedule:
+    """The :class:`Schedule` of a layer: T steps, N rows; ``loop_flops`` and ``gemm_flops``
+    the multiply-adds x 2 of its time loop and of the GEMMs outside it (the backward's);
+    ``use_tiles`` whether the per-step product is the register tile.
+
+    Work below ``config.NUMBA_SPLIT_MIN_FLOPS`` stays on the calling thread: handing it to
+    another thread would cost more than it saves.
+    """
     n = 1 if parallel.inside_task() else parallel.threads()
     blocks = time_blocks(T, N)
     parts = 1
     if n >= 2 and use_tiles and loop_flops >= config.NUMBA_SPLIT_MIN_FLOPS:
         parts = max(1, min(n, N // config.NUMBA_SPLIT_MIN_ROWS))
-    overlap = n >= 2 and parts == 1 and len(blocks) >= 2
-    return Schedule(blocks, row_ranges(N, parts), n, overlap)
+    gemm_threads = n if gemm_flops >= config.NUMBA_SPLIT_MIN_FLOPS else 1
+    overlap = gemm_threads >= 2 and parts == 1 and len(blocks) >= 2
+    return Schedule(blocks, row_ranges(N, parts), gemm_threads, overlap)
 
 
 def finished(blocks: np.ndarray) -> np.ndarray:
@@ -98,148 +110,145 @@ def not_started() -> np.ndarray:
 
 
 # -- kernel bodies (plain Python; compiled below) ----------------------------------------
-def _map_blocks(a, w, out, blocks, b0, b1, progress):
+def _map_blocks(a, w, out, blocks, b0, b1):
     """``out[t0:t1] = a[t0:t1] @ w`` for blocks b0 <= b < b1; a (T, N, X), w (X, Y),
-    out (T, N, Y). Block b waits until ``progress`` counts ``nb - b`` finished blocks
-    (the backward loop finishes the last block first)."""
+    out (T, N, Y)."""
     N, X = a.shape[1], a.shape[2]
     Y = out.shape[2]
-    nb = blocks.shape[0]
     for b in range(b0, b1):
-        wait_for(progress, nb - b)
         t0, t1 = blocks[b, 0], blocks[b, 1]
         rows = (t1 - t0) * N
         np.dot(a[t0:t1].reshape(rows, X), w, out[t0:t1].reshape(rows, Y))
 
 
-def _reduce_block(a, b, out, tmp, blocks, bi, first, progress):
-    """``out (+)= a[t0:t1].T @ b[t0:t1]`` for block bi (``=`` when ``first``); a (T, N, X),
-    b (T' >= T, N, Y), out and tmp (X, Y). Waits for block bi to be finished."""
-    N, X = a.shape[1], a.shape[2]
-    Y = b.shape[2]
-    wait_for(progress, blocks.shape[0] - bi)
-    t0, t1 = blocks[bi, 0], blocks[bi, 1]
-    rows = (t1 - t0) * N
-    if first:
-        np.dot(a[t0:t1].reshape(rows, X).T, b[t0:t1].reshape(rows, Y), out)
-    else:
-        np.dot(a[t0:t1].reshape(rows, X).T, b[t0:t1].reshape(rows, Y), tmp)
-        o, s = out.reshape(-1), tmp.reshape(-1)
-        for i in range(o.size):
-            o[i] += s[i]
+def _gradients(red_a, red_b, red_out, red_tmp, red_mine, sum_a, sum_out, sum_mine,
+               map_a, map_w, map_out, map_mine, blocks, progress):
+    """The backward's work outside the time loop, block by block, the last block first.
 
+    For each block [t0, t1) (after waiting until ``progress`` says the loop has finished
+    it), the items this thread owns:
 
-def _reduce_blocks(a, b, out, tmp, blocks, progress):
-    """``out = sum over blocks of a[t0:t1].T @ b[t0:t1]``, the last block first."""
+        reduction i (red_mine[i]):  red_out[i] (+)= red_a[i][t0:t1].T @ red_b[i][t0:t1]
+        sum j (sum_mine[j]):        sum_out[j] += every row of sum_a[j][t0:t1] (float64)
+        the map (map_mine[b]):      map_out[t0:t1] = map_a[t0:t1] @ map_w
+
+    A reduction's first block writes ``red_out[i]``, the others go through ``red_tmp[i]``
+    and are added: each weight gradient is the same sum, in the same order, whichever
+    thread owns it. red_a, sum_a, map_a (T, N, X); red_b (T' >= T, N, Y); red_out,
+    red_tmp (X, Y); sum_out (X,) float64; map_w (X, Y); map_out (T, N, Y).
+    """
     nb = blocks.shape[0]
+    N = map_a.shape[1]
     for i in range(nb):
-        _reduce_block(a, b, out, tmp, blocks, nb - 1 - i, i == 0, progress)
+        b = nb - 1 - i
+        wait_for(progress, i + 1)
+        t0, t1 = blocks[b, 0], blocks[b, 1]
+        rows = (t1 - t0) * N
+        for r in range(len(red_a)):
+            if not red_mine[r]:
+                continue
+            a, bb, out, tmp = red_a[r], red_b[r], red_out[r], red_tmp[r]
+            A = a[t0:t1].reshape(rows, a.shape[2]).T
+            B = bb[t0:t1].reshape(rows, bb.shape[2])
+            if i == 0:
+                np.dot(A, B, out)
+            else:
+                np.dot(A, B, tmp)
+                o, s = out.reshape(-1), tmp.reshape(-1)
+                for k in range(o.size):
+                    o[k] += s[k]
+        for j in range(len(sum_a)):
+            if not sum_mine[j]:
+                continue
+            a, out64 = sum_a[j], sum_out[j]
+            for t in range(t0, t1):
+                for n in range(N):
+                    row = a[t, n]
+                    for k in range(row.size):
+                        out64[k] += row[k]
+        if map_mine[b]:
+            X, Y = map_a.shape[2], map_out.shape[2]
+            np.dot(map_a[t0:t1].reshape(rows, X), map_w, map_out[t0:t1].reshape(rows, Y))
 
 
-def _sum_block(a, out64, blocks, bi, progress):
-    """``out64 += the rows of a[t0:t1]`` summed in float64; a (T, N, X), out64 (X,)."""
-    wait_for(progress, blocks.shape[0] - bi)
-    for t in range(blocks[bi, 0], blocks[bi, 1]):
-        at = a[t]
-        for n in range(at.shape[0]):
-            row = at[n]
-            for k in range(row.size):
-                out64[k] += row[k]
-
-
-def _sum_blocks(a, out64, blocks, progress):
-    """``out64 = the sum of every row of a`` in float64, the last block first (out64 zeros)."""
-    nb = blocks.shape[0]
-    for i in range(nb):
-        _sum_block(a, out64, blocks, nb - 1 - i, progress)
-
-
-_reduce_block = njit(**config.NUMBA_JIT_OPTIONS)(_reduce_block)  # called by the bodies below
-_sum_block = njit(**config.NUMBA_JIT_OPTIONS)(_sum_block)
 _map_blocks_jit = njit(**config.NUMBA_JIT_OPTIONS)(_map_blocks)
-_reduce_blocks_jit = njit(**config.NUMBA_JIT_OPTIONS)(_reduce_blocks)
-_sum_blocks_jit = njit(**config.NUMBA_JIT_OPTIONS)(_sum_blocks)
-_reduce_block_jit = _reduce_block
-_sum_block_jit = _sum_block
+_gradients_jit = njit(**config.NUMBA_JIT_OPTIONS)(_gradients)
 
 
 # -- the GEMMs outside the loop, spread over the threads ----------------------------------
 def _spans(n_items: int, parts: int) -> list:
-    """``parts`` contiguous (start, stop) ranges of about equal length covering n_items."""
-    edges = np.linspace(0, n_items, parts + 1).round().astype(int)
-    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    """At most ``parts`` contiguous (start, stop) ranges of about equal length covering n_items."""
+    parts = max(1, min(parts, n_items))
+    edges = [round(i * n_items / parts) for i in range(parts + 1)]
+    return list(zip(edges[:-1], edges[1:]))
 
 
-def project_input(x, w_t, out, sched: Schedule) -> None:
-    """``out[t] = x[t] @ w_t`` for every step, one GEMM per time block, blocks over the threads.
+def project_input(x, w_t, out, sched: Schedule, flops: float) -> None:
+    """``out[t] = x[t] @ w_t`` for every step, one GEMM per time block, blocks over the
+    threads when the ``flops`` (multiply-adds x 2) are worth it.
 
     x (T, N, X), w_t (X, Y) (``w_ih.T``, a view), out (T, N, Y) C-contiguous.
     """
-    blocks, done = sched.blocks, finished(sched.blocks)
-    parallel.run([lambda b0=b0, b1=b1: _map_blocks_jit(x, w_t, out, blocks, b0, b1, done)
-                  for b0, b1 in _spans(len(blocks), sched.threads)])
+    blocks = sched.blocks
+    parts = sched.threads if flops >= config.NUMBA_SPLIT_MIN_FLOPS else 1
+    spans = _spans(len(blocks), parts)
+    if len(spans) == 1:
+        _map_blocks_jit(x, w_t, out, blocks, 0, len(blocks))
+        return
+    parallel.run([lambda b0=b0, b1=b1: _map_blocks_jit(x, w_t, out, blocks, b0, b1) for b0, b1 in spans])
 
 
 class Gradients(NamedTuple):
-    """The GEMMs and sums a backward runs outside its loop (each an (a, ...) tuple)."""
+    """The backward's GEMMs and sums outside its loop (see :func:`_gradients`)."""
 
-    maps: list  # (a, w, out): out[t] = a[t] @ w           (dx)
-    reductions: list  # (a, b, out): out = sum_t a[t].T @ b[t]   (dw_ih, dw_hh, dw_hr)
-    sums: list  # (a, out64): out64 = sum of every row of a    (db, float64)
-
-
-def _cost_map(a, w) -> float:
-    return float(a.shape[1]) * a.shape[2] * w.shape[1]  # per step
+    reductions: list  # (a, b, out): out = sum over t of a[t].T @ b[t]   (dw_ih, dw_hh, dw_hr)
+    sums: list  # (a, out64): out64 = sum of every row of a, float64    (db_ih, db_hh)
+    map: tuple  # (a, w, out): out[t] = a[t] @ w                          (dx)
 
 
-def _cost_reduction(a, b) -> float:
-    return float(a.shape[0]) * a.shape[1] * a.shape[2] * b.shape[2]
+@functools.lru_cache(maxsize=32)
+def _everything(n: int) -> np.ndarray:
+    """An ownership mask that owns all n items (shared: never written)."""
+    return np.ones(n, dtype=np.bool_)
 
 
 def _gradient_tasks(g: Gradients, blocks, progress, parts: int) -> list:
-    """The work of ``g`` split into ``parts`` tasks: whole sums to the least-loaded task,
-    then map blocks one by one to the least-loaded task."""
+    """The work of ``g`` as ``parts`` tasks: each whole reduction and sum to the task with
+    the least work so far, then the map's blocks one by one likewise."""
+    red_a = tuple(r[0] for r in g.reductions)
+    red_b = tuple(r[1] for r in g.reductions)
+    red_out = tuple(r[2] for r in g.reductions)
+    # a second block goes through a scratch copy; with one block none is needed
+    red_tmp = tuple(np.empty_like(r[2]) if len(blocks) > 1 else r[2] for r in g.reductions)
+    sums = g.sums or [(g.map[0], np.zeros(g.map[0].shape[2]))]  # a stand-in nobody owns
+    sum_a = tuple(s[0] for s in sums)
+    sum_out = tuple(s[1] for s in sums)
+    map_a, map_w, map_out = g.map
+    if parts == 1:
+        sum_mine = _everything(len(sum_a)) if g.sums else np.zeros(1, dtype=np.bool_)
+        return [lambda: _gradients_jit(red_a, red_b, red_out, red_tmp, _everything(len(red_a)), sum_a,
+                                       sum_out, sum_mine, map_a, map_w, map_out, _everything(len(blocks)),
+                                       blocks, progress)]
     load = [0.0] * parts
-    work = [[] for _ in range(parts)]
-    whole = [(_cost_reduction(a, b), "reduce", (a, b, out)) for a, b, out in g.reductions]
-    whole += [(0.02 * _cost_reduction(a, a[:, :, :1]), "sum", (a, out64)) for a, out64 in g.sums]
-    for cost, kind, args in sorted(whole, key=lambda c: -c[0]):
+    red_mine = np.zeros((parts, len(red_a)), dtype=np.bool_)
+    sum_mine = np.zeros((parts, len(sum_a)), dtype=np.bool_)
+    map_mine = np.zeros((parts, len(blocks)), dtype=np.bool_)
+    T, N = map_a.shape[:2]
+    items = [(float(T) * N * a.shape[2] * b.shape[2], red_mine, i)
+             for i, (a, b, _) in enumerate(g.reductions)]
+    items += [(0.05 * T * N * a.shape[2], sum_mine, j) for j, (a, _) in enumerate(g.sums)]
+    for cost, mine, i in sorted(items, key=lambda c: -c[0]):
         p = load.index(min(load))
         load[p] += cost
-        work[p].append((kind, args))
-    for a, w, out in g.maps:
-        step_cost = _cost_map(a, w)
-        for b in range(len(blocks)):
-            p = load.index(min(load))
-            load[p] += step_cost * (blocks[b, 1] - blocks[b, 0])
-            work[p].append(("map", (a, w, out, b)))
-
-    def task(items):
-        for kind, args in items:
-            if kind == "reduce":
-                a, b, out = args
-                _reduce_blocks_jit(a, b, out, np.empty_like(out), blocks, progress)
-            elif kind == "sum":
-                _sum_blocks_jit(args[0], args[1], blocks, progress)
-            else:
-                a, w, out, b = args
-                _map_blocks_jit(a, w, out, blocks, b, b + 1, progress)
-
-    return [lambda items=items: task(items) for items in work if items]
-
-
-def _gradients_by_block(g: Gradients, blocks, progress) -> None:
-    """All of ``g``, block by block as the backward loop finishes them (the last first)."""
-    nb = len(blocks)
-    tmps = [np.empty_like(out) for _, _, out in g.reductions]
-    for i in range(nb):
-        bi = nb - 1 - i
-        for (a, b, out), tmp in zip(g.reductions, tmps):
-            _reduce_block_jit(a, b, out, tmp, blocks, bi, i == 0, progress)
-        for a, out64 in g.sums:
-            _sum_block_jit(a, out64, blocks, bi, progress)
-        for a, w, out in g.maps:
-            _map_blocks_jit(a, w, out, blocks, bi, bi + 1, progress)
+        mine[p, i] = True
+    per_step = float(N) * map_a.shape[2] * map_out.shape[2]
+    for b in range(len(blocks) - 1, -1, -1):
+        p = load.index(min(load))
+        load[p] += per_step * (blocks[b, 1] - blocks[b, 0])
+        map_mine[p, b] = True
+    return [lambda p=p: _gradients_jit(red_a, red_b, red_out, red_tmp, red_mine[p], sum_a, sum_out,
+                                       sum_mine[p], map_a, map_w, map_out, map_mine[p], blocks, progress)
+            for p in range(parts)]
 
 
 def run_backward(sched: Schedule, loop, g: Gradients) -> None:
@@ -253,8 +262,7 @@ def run_backward(sched: Schedule, loop, g: Gradients) -> None:
     blocks = sched.blocks
     if len(sched.loop_rows) > 1:
         parallel.run([lambda n0=n0, n1=n1: loop(n0, n1, not_started()) for n0, n1 in sched.loop_rows])
-        done = finished(blocks)
-        parallel.run(_gradient_tasks(g, blocks, done, sched.threads))
+        parallel.run(_gradient_tasks(g, blocks, finished(blocks), sched.threads))
         return
     N = sched.loop_rows[0][1]
     if sched.overlap:
@@ -266,11 +274,12 @@ def run_backward(sched: Schedule, loop, g: Gradients) -> None:
             finally:  # should the loop fail, the GEMM thread must not wait for it forever
                 progress[0] = len(blocks)
 
-        parallel.run([guarded_loop, lambda: _gradients_by_block(g, blocks, progress)])
+        (gradients,) = _gradient_tasks(g, blocks, progress, 1)
+        parallel.run([guarded_loop, gradients])
         return
     loop(0, N, not_started())
-    for t in _gradient_tasks(g, blocks, finished(blocks), 1):
-        t()
+    (gradients,) = _gradient_tasks(g, blocks, finished(blocks), 1)
+    gradients()
 
 
 def run_loop(sched: Schedule, loop) -> None:

@@ -280,15 +280,15 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, use_loo
     has_proj = w_hr is not None
     use_tiles = True if use_loops is None else bool(use_loops)
     bias = np.zeros(4 * H, dtype=dtype) if b_ih is None else a.b_ih + a.b_hh
-    sched = layer.schedule(T, N, 2.0 * T * N * 4 * H * P + (2.0 * T * N * H * P if has_proj else 0),
-                           use_tiles)
+    loop_flops = 2.0 * T * N * 4 * H * P + (2.0 * T * N * H * P if has_proj else 0)
+    sched = layer.schedule(T, N, loop_flops, 2.0 * T * N * 4 * H * D, use_tiles)
     hs = np.empty((T + 1, N, P), dtype=dtype)
     cs = np.empty((T + 1, N, H), dtype=dtype)
     hs[0], cs[0] = h0, c0
     gates = np.empty((T, N, 4 * H), dtype=dtype)
     tanh_c = np.empty((T, N, H), dtype=dtype)
     ms = np.empty((T if has_proj else 0, N, H), dtype=dtype)
-    layer.project_input(x, w_ih.T, gates, sched)
+    layer.project_input(x, w_ih.T, gates, sched, 2.0 * T * N * 4 * H * D)
     # the weights' packed or contiguous copies, made per call: weights may change
     wp, w_hh_t, rec_width = _operands(w_hh.T, 4, use_tiles)
     w_hr_ = w_hr.T if has_proj else np.zeros((H, 0), dtype=dtype)
@@ -330,8 +330,9 @@ def lstm_backward(dh, dc, cache: LSTMKernelCache):
     T, N, D = x.shape
     P, H = hs.shape[2], cs.shape[2]
     has_proj = cache.w_hr is not None
-    sched = layer.schedule(T, N, 2.0 * T * N * 4 * H * P + (2.0 * T * N * H * P if has_proj else 0),
-                           use_tiles)
+    proj_flops = 2.0 * T * N * H * P if has_proj else 0.0
+    sched = layer.schedule(T, N, 2.0 * T * N * 4 * H * P + proj_flops,
+                           2.0 * T * N * 4 * H * (2 * D + P) + proj_flops, use_tiles)
     dx = np.empty_like(x)
     dw_ih = np.empty_like(cache.w_ih)
     dw_hh = np.empty_like(cache.w_hh)
@@ -359,8 +360,8 @@ def lstm_backward(dh, dc, cache: LSTMKernelCache):
     reductions = [(da, x, dw_ih), (da, hs, dw_hh)]
     if has_proj:
         reductions.append((dhs, cache.ms, dw_hr))
-    grads = layer.Gradients(maps=[(da, cache.w_ih, dx)], reductions=reductions,
-                            sums=[(da, db64)] if cache.has_bias else [])
+    grads = layer.Gradients(reductions=reductions, sums=[(da, db64)] if cache.has_bias else [],
+                            map=(da, cache.w_ih, dx))
     layer.run_backward(sched, loop, grads)
     dh0 = np.ascontiguousarray(dh_carry[:, :P])
     db = db64.astype(dtype) if cache.has_bias else None

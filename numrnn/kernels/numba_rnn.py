@@ -169,10 +169,10 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", us
     T, N, D = x.shape
     bias = np.zeros(H, dtype=dtype) if b_ih is None else a.b_ih + a.b_hh
     use_tiles = True if use_loops is None else bool(use_loops)
-    sched = layer.schedule(T, N, 2.0 * T * N * H * H, use_tiles)
+    sched = layer.schedule(T, N, 2.0 * T * N * H * H, 2.0 * T * N * H * D, use_tiles)
     hs = np.empty((T + 1, N, H), dtype=dtype)
     hs[0] = h0
-    layer.project_input(x, w_ih.T, hs[1:], sched)
+    layer.project_input(x, w_ih.T, hs[1:], sched, 2.0 * T * N * H * D)
     wp = _packed(w_hh.T, use_tiles)  # made per call: weights may change between calls
     w_hh_t = np.ascontiguousarray(w_hh.T) if not use_tiles else np.zeros((0, 0), dtype=dtype)
     rec = scratch("rnn_rec", (N, wp.shape[0] * wp.shape[2] if use_tiles else H), dtype)
@@ -202,7 +202,7 @@ def rnn_backward(dh, cache: RNNKernelCache):
     dh = check_grad(_OWNER, "dh", dh, hs[1:], "(T, N, H)")
     T, N, D = x.shape
     H = hs.shape[2]
-    sched = layer.schedule(T, N, 2.0 * T * N * H * H, use_tiles)
+    sched = layer.schedule(T, N, 2.0 * T * N * H * H, 2.0 * T * N * H * (2 * D + H), use_tiles)
     dx = np.empty_like(x)
     dw_ih = np.empty_like(cache.w_ih)
     dw_hh = np.empty_like(cache.w_hh)
@@ -218,9 +218,8 @@ def rnn_backward(dh, cache: RNNKernelCache):
         _backward_rows_jit(dh, hs, wp, cache.w_hh, da, carry, is_relu, use_tiles, sched.blocks,
                            progress, n0, n1)
 
-    grads = layer.Gradients(maps=[(da, cache.w_ih, dx)],
-                            reductions=[(da, x, dw_ih), (da, hs, dw_hh)],
-                            sums=[(da, db64)] if cache.has_bias else [])
+    grads = layer.Gradients(reductions=[(da, x, dw_ih), (da, hs, dw_hh)],
+                            sums=[(da, db64)] if cache.has_bias else [], map=(da, cache.w_ih, dx))
     layer.run_backward(sched, loop, grads)
     dh0 = np.ascontiguousarray(carry[:, :H])
     if not cache.has_bias:

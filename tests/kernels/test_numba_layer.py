@@ -35,17 +35,18 @@ def test_row_ranges_are_whole_tiles(N, parts):
 def test_schedule(monkeypatch):
     monkeypatch.setattr(config, "NUMBA_SPLIT_MIN_FLOPS", 1e6)
     with parallel.limited_threads(2):
-        s = layer.schedule(100, 32, 1e7, True)
+        s = layer.schedule(100, 32, 1e7, 1e7, True)
         assert s.loop_rows == ((0, 16), (16, 32)) and not s.overlap and s.threads == 2
-        assert len(layer.schedule(100, 32, 1e5, True).loop_rows) == 1  # too little work
-        assert len(layer.schedule(100, 32, 1e7, False).loop_rows) == 1  # BLAS per step: not split
-        s = layer.schedule(1000, 4, 1e7, True)  # too few rows: the GEMMs beside the loop
+        assert len(layer.schedule(100, 32, 1e5, 1e7, True).loop_rows) == 1  # too little work
+        assert len(layer.schedule(100, 32, 1e7, 1e7, False).loop_rows) == 1  # BLAS per step: not split
+        s = layer.schedule(1000, 4, 1e7, 1e7, True)  # too few rows: the GEMMs beside the loop
         assert s.loop_rows == ((0, 4),) and s.overlap
-        assert not layer.schedule(10, 4, 1e7, True).overlap  # one block: nothing to overlap
-        inner = parallel.run([lambda: layer.schedule(100, 32, 1e7, True)] * 2)
+        assert not layer.schedule(10, 4, 1e7, 1e7, True).overlap  # one block: nothing to overlap
+        assert not layer.schedule(1000, 4, 1e7, 1e5, True).overlap  # GEMMs too small to hand over
+        inner = parallel.run([lambda: layer.schedule(100, 32, 1e7, 1e7, True)] * 2)
         assert all(s.loop_rows == ((0, 32),) and s.threads == 1 for s in inner)
     with parallel.limited_threads(1):
-        s = layer.schedule(100, 32, 1e7, True)
+        s = layer.schedule(100, 32, 1e7, 1e7, True)
         assert s.loop_rows == ((0, 32),) and not s.overlap
 
 

@@ -17,7 +17,8 @@ Two things make it fast:
 * **The output is computed in register tiles** of 4 rows x W columns: eight vector
   accumulators (:mod:`numba_simd`) that stay in registers while k runs over the whole K,
   each k loading two vectors of the panel and broadcasting four values of ``a``. Rows
-  left over (N mod 4) take a tile of one row by four panels (eight accumulators again).
+  left over (N mod 4) take a tile of one row by four panels (eight accumulators again),
+  then by two panels and by one for the panels left over.
 
 Every element of ``out`` is one chain of fused multiply-adds, ``((a_0 b_0 + 0) + a_1 b_1)
 + ...`` in the order k = 0, 1, ..., K-1, whichever tile computed it: so the result does
@@ -168,6 +169,29 @@ def _tile_1x4(af, ai, k0, k1, wf, wi, step, of, oi, keep):
     vstore(of, oi + 3 * W + L, c7)
 
 
+def _tile_1x2(af, ai, k0, k1, wf, wi, step, of, oi, keep):
+    """One row of ``a`` times two consecutive panels: 2 W outputs (four chains, where one
+    panel alone has two: a single row is bound by the multiply-add's latency)."""
+    L = lanes(af.dtype)
+    W = 2 * L
+    if keep:
+        c0, c1, c2, c3 = vload(of, oi), vload(of, oi + L), vload(of, oi + W), vload(of, oi + W + L)
+    else:
+        c0 = vzero_like(af)
+        c1, c2, c3 = c0, c0, c0
+    for k in range(k0, k1):
+        x = vload_splat(af, ai + k)
+        c0 = vfma(x, vload(wf, wi), c0)
+        c1 = vfma(x, vload(wf, wi + L), c1)
+        c2 = vfma(x, vload(wf, wi + step), c2)
+        c3 = vfma(x, vload(wf, wi + step + L), c3)
+        wi += W
+    vstore(of, oi, c0)
+    vstore(of, oi + L, c1)
+    vstore(of, oi + W, c2)
+    vstore(of, oi + W + L, c3)
+
+
 def _tile_1x1(af, ai, k0, k1, wf, wi, of, oi, keep):
     """One row of ``a`` times one panel: W outputs."""
     L = lanes(af.dtype)
@@ -211,7 +235,10 @@ def gemm_panels(a, wp, out, n0, n1, p0, p1):
             while p + 4 <= p1:
                 _tile_1x4(af, n * K, k0, k1, wf, (p * K + k0) * W, K * W, of, n * ldo + p * W, keep)
                 p += 4
-            while p < p1:
+            if p + 2 <= p1:
+                _tile_1x2(af, n * K, k0, k1, wf, (p * K + k0) * W, K * W, of, n * ldo + p * W, keep)
+                p += 2
+            if p < p1:
                 _tile_1x1(af, n * K, k0, k1, wf, (p * K + k0) * W, of, n * ldo + p * W, keep)
                 p += 1
 
@@ -219,6 +246,7 @@ def gemm_panels(a, wp, out, n0, n1, p0, p1):
 _pack = njit(**config.NUMBA_JIT_OPTIONS)(_pack)
 _tile_4x1 = njit(**config.NUMBA_JIT_OPTIONS)(_tile_4x1)  # called by the bodies below
 _tile_1x4 = njit(**config.NUMBA_JIT_OPTIONS)(_tile_1x4)
+_tile_1x2 = njit(**config.NUMBA_JIT_OPTIONS)(_tile_1x2)
 _tile_1x1 = njit(**config.NUMBA_JIT_OPTIONS)(_tile_1x1)
 gemm_panels = njit(**config.NUMBA_JIT_OPTIONS)(gemm_panels)
 

@@ -155,7 +155,8 @@ def test_step_functions_that_break_the_contract_are_named():
     x = np.zeros((3, 2, I), np.float32)
     cases = [
         (dict(step_forward=three_values), "three_values", r"must return \(new_states, cache\)"),
-        (dict(step_forward=wrong_shape), "wrong_shape", r"new_state 'h' of shape \(2, 3\); expected \(2, 4\)"),
+        (dict(step_forward=wrong_shape), "wrong_shape",
+         r"new_state 'h' of shape \(2, 3\); expected \(2, 4\)"),
         (dict(step_backward=bare_array), "bare_array", "dstates_prev as a ndarray"),
     ]
     for i, (fns, fname, message) in enumerate(cases):

@@ -7,7 +7,7 @@ the first time a backend that needs them runs.
 from numrnn.checkpoint import Checkpoint, load, load_checkpoint, save
 from numrnn.clip import clip_grad_norm, clip_grad_value, grad_norm
 from numrnn.functional.losses import cross_entropy, mse_loss
-from numrnn.gradcheck import GradcheckReport, check_gradients, numerical_gradient, rel_error
+from numrnn.gradcheck import GradcheckReport, check_function, check_gradients, numerical_gradient, rel_error
 from numrnn.nn import (
     GRU,
     LSTM,
@@ -49,6 +49,7 @@ __all__ = [
     "LastStep",
     "Sequential",
     "Checkpoint",
+    "check_function",
     "check_gradients",
     "clip_grad_norm",
     "clip_grad_value",

@@ -11,6 +11,9 @@ each marked region replaced by ``raise NotImplementedError()`` (:mod:`.student`)
 ``grade`` (:mod:`.grader`) imports the student's files and checks every function:
 forwards against golden values shipped in ``golden.npz`` (:mod:`.golden`), backwards
 with :func:`numrnn.check_function`. The list of exercises is :mod:`.catalog`.
+``train`` (:mod:`.train`) plugs the student's RNN functions into ``nr.Recurrent``
+through a ``nr.CellSpec`` and learns "hello" -> "ohlol". docs/exercises.md is the
+instructor's guide.
 
 This package's ``__init__`` imports nothing: ``numrnn.gradcheck`` imports
 ``sources/gradcheck.py`` while numrnn itself is being imported.

@@ -27,12 +27,17 @@ def test_student_flow(tmp_path, capsys):
     assert main(["exercises", "grade", folder, "--only", "rnn_backward"]) == 0
     assert "rnn_step_forward" not in capsys.readouterr().out
 
+    assert main(["exercises", "train", folder]) == 0
+    assert 'TARGET REACHED: your RNN predicts "ohlol"' in capsys.readouterr().out
+
 
 @pytest.mark.parametrize("argv, message", [
     (["exercises", "make", "{dir}"], "is not empty; choose an empty or new folder, or pass --force"),
     (["exercises", "grade", "{dir}/nowhere"], "is not a folder"),
     (["exercises", "grade", "{dir}"], "holds none of the exercise files"),
     (["exercises", "grade", "{dir}", "--only", "nope"], "no exercise or file 'nope'"),
+    (["exercises", "train", "{dir}"], "rnn.py does not exist"),
+    (["exercises", "train", "{dir}", "--steps", "0"], "argument --steps: must be an integer >= 1"),
 ])
 def test_misuse_is_a_usage_error(argv, message, tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("")
@@ -41,3 +46,25 @@ def test_misuse_is_a_usage_error(argv, message, tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_train_learns_ohlol_after_the_solutions(tmp_path, capsys):
+    """The end of the student's flow: make, the stubs fail to train, the solutions learn."""
+    folder = str(tmp_path / "hw")
+    assert main(["exercises", "make", folder]) == 0
+    assert main(["exercises", "train", folder]) == 1
+    out = capsys.readouterr().out
+    assert "your rnn.py raised during training: NotImplementedError (rnn.py line" in out
+    assert main(["exercises", "make", folder, "--solutions", "--force"]) == 0
+    assert main(["exercises", "train", folder]) == 0
+    out = capsys.readouterr().out
+    assert 'your RNN: "hello" -> "ohlol"' in out and 'TARGET REACHED: your RNN predicts "ohlol"' in out
+    assert f"rnn_forward/rnn_backward of {tmp_path.resolve() / 'hw' / 'rnn.py'}" in out
+
+
+def test_train_reports_a_file_that_does_not_compile(tmp_path, capsys):
+    main(["exercises", "make", str(tmp_path), "--solutions"])
+    path = tmp_path / "rnn.py"
+    path.write_text(path.read_text().replace("def rnn_forward(", "def rnn_forward(("))
+    assert main(["exercises", "train", str(tmp_path)]) == 1
+    assert "rnn.py did not import: SyntaxError in rnn.py line" in capsys.readouterr().out

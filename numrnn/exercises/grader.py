@@ -229,7 +229,7 @@ def _worst(records: dict, key, record):
 def _rows_from(name: str, records: dict, derivation: dict, multi: bool, tol: float) -> list:
     rows = []
     for tensor, (err, where, label, steps, message, base) in records.items():
-        at = f"{label}: {where}" if multi and where else (label if multi and not where else where)
+        at = f"{label}: {where}" if multi and where else (label if multi else where)
         rows.append(Row(name, tensor, "ok" if err < tol else "FAIL", err, at, steps,
                         derivation.get(base, ""), message))
     return rows
@@ -256,7 +256,8 @@ def grade_forward(ex, fn, folder: Path, golden) -> list:
             return [_error_row(ex.name, exc, folder, label)]
         if ex.returns_cache and not (isinstance(result, tuple) and len(result) == len(ex.outputs) + 1):
             shape = ", ".join((*ex.outputs, "cache"))
-            return [Row(ex.name, "-", "FAIL", np.inf, label, derivation="",
+            return [Row(ex.name, ex.outputs[0], "FAIL", np.inf, label,
+                        derivation=ex.derivation.get(ex.outputs[0], ""),
                         message=f"returned {type(result).__name__}; expected ({shape})")]
         outs = golden_values.outputs_of(ex, result)
         for name, got in zip(ex.outputs, outs):
@@ -277,11 +278,14 @@ def grade_backward(ex, forward, backward, folder: Path) -> list:
         except Exception as exc:
             return [_error_row(ex.name, exc, folder, case.label, ex.forward)]
         for c in report.checks:
-            where = c.worst_index if isinstance(c.worst_index, tuple) else ""
-            message = "" if isinstance(c.worst_index, tuple) else str(c.worst_index)
+            if c.mode not in ("full", "sampled"):  # not compared: worst_index says why
+                where, message = "", str(c.worst_index)
+            elif isinstance(c.worst_index, tuple):
+                where, message = (_index(c.worst_index) if c.worst_index else ""), ""
+            else:  # "direction k" in sampled mode
+                where, message = c.worst_index, ""
             steps = c.step_summary(report.tol) if not c.ok else ""
-            _worst(records, c.label, (c.max_rel_error, _index(where) if where else "", case.label,
-                                      steps, message, c.name))
+            _worst(records, c.label, (c.max_rel_error, where, case.label, steps, message, c.name))
     return _rows_from(ex.name, records, ex.derivation, len(ex.cases) > 1, config.GRADCHECK_TOL)
 
 

@@ -226,3 +226,11 @@ def test_student_files_may_import_each_other(solutions):
     assert result.ok, str(result)
     folder = str(solutions.resolve())
     assert not [m for m in list(sys.modules.values()) if str(getattr(m, "__file__", "")).startswith(folder)]
+
+
+def test_a_forward_that_forgets_its_cache(solutions):
+    plant(solutions, "rnn.py", "    return h_next, cache\n", "    return h_next\n")
+    result = grade(solutions, only="rnn_step_forward")
+    (row,) = result.rows
+    assert row.status == "FAIL" and row.tensor == "h_next"
+    assert "returned ndarray; expected (h_next, cache)" in row.message

@@ -38,7 +38,7 @@ import threading
 
 from numrnn import config
 
-__all__ = ["threads", "run", "inside_task", "limited_threads"]
+__all__ = ["threads", "run", "run_directions", "inside_task", "limited_threads"]
 
 _local = threading.local()
 _override: list = []  # stack of thread counts set by limited_threads()
@@ -193,3 +193,11 @@ def _inline(fn):
         return fn()
     finally:
         _local.depth -= 1
+
+
+def run_directions(fn, n: int, xp) -> list:
+    """``[fn(d) for d in range(n)]``, the n directions of a layer side by side when the
+    arrays are NumPy's (on a GPU, one after the other: CuPy's stream is the order)."""
+    if n > 1 and getattr(xp, "__name__", "") == "numpy":
+        return run([lambda d=d: fn(d) for d in range(n)])
+    return [fn(d) for d in range(n)]

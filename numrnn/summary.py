@@ -25,7 +25,8 @@ import copy
 
 import numpy as np
 
-from numrnn.errors import UsageTypeError
+from numrnn import memory
+from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.nn.cell import Cell
 from numrnn.nn.embedding import Embedding
 from numrnn.nn.module import Module
@@ -139,7 +140,7 @@ def _record_outputs(model: Module, example) -> tuple:
     return twin, seen
 
 
-def summary(model: Module, input=None, *, input_dtype=None, print_fn=print) -> str:
+def summary(model: Module, input=None, *, input_dtype=None, training: bool = False, print_fn=print) -> str:
     """Print and return a table of ``model``'s layers, output shapes and parameter counts.
 
     Parameters
@@ -152,6 +153,9 @@ def summary(model: Module, input=None, *, input_dtype=None, print_fn=print) -> s
         output shapes are concrete; without it they are written with T and N.
     input_dtype : dtype of the zeros made from a shape (default the model's dtype;
         ``np.int64`` for a model that starts with an ``Embedding``).
+    training : also run one training step on a copy (needs ``input``) and report the memory
+        its forward keeps for the backward, with full storage and with recomputation
+        (numrnn/memory.py).
     print_fn : called with the table (``None`` to only return it).
 
     Returns
@@ -160,6 +164,9 @@ def summary(model: Module, input=None, *, input_dtype=None, print_fn=print) -> s
     """
     if not isinstance(model, Module):
         raise UsageTypeError(f"summary expects a numrnn Module; got {type(model).__name__}")
+    if training and input is None:
+        raise UsageValueError("summary(training=True) runs a training step: pass input= "
+                              "(a shape or an array)")
     rows_of = list(_leaves(model))
     outputs = {}
     if input is not None:
@@ -201,6 +208,8 @@ def summary(model: Module, input=None, *, input_dtype=None, print_fn=print) -> s
         out.append(f"Keras would show {keras_total:,}: its SimpleRNN and LSTM keep one bias vector per gate.")
     if input is None and any(_symbolic_output(m) != "-" for _, m in rows_of):
         out.append("Output shapes: T time steps, N batch; pass input= for concrete shapes.")
+    if training:
+        out += memory.describe(model, example)
     text = "\n".join(out)
     if print_fn is not None:
         print_fn(text)

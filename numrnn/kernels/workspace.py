@@ -14,8 +14,10 @@ GIL, so two threads may run backward passes at once), and all the buffers one th
 keeps add up to at most ``config.WORKSPACE_MAX_BYTES``: a buffer that would go over
 that total makes the thread drop its other buffers first, and a request larger than
 the total on its own gets a fresh array that is not kept. :func:`clear` releases the
-calling thread's buffers (say, after training, before a long inference phase); a
-thread's buffers are also released when the thread ends.
+calling thread's buffers (say, after training, before a long inference phase), and
+``clear(all_threads=True)`` those of every thread, numrnn's workers included
+(``numrnn/parallel.py``: they live as long as the process); a thread's buffers are also
+released when the thread ends.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from numrnn import config
 __all__ = ["scratch", "clear", "held_bytes"]
 
 _local = threading.local()
+_every_thread: dict = {}  # thread -> its buffers, for clear(all_threads=True)
+_every_lock = threading.Lock()
 
 
 def _buffers() -> dict:
@@ -37,6 +41,10 @@ def _buffers() -> dict:
     buffers = getattr(_local, "buffers", None)
     if buffers is None:
         buffers = _local.buffers = {}
+        with _every_lock:
+            for t in [t for t in _every_thread if not t.is_alive()]:
+                del _every_thread[t]
+            _every_thread[threading.current_thread()] = buffers
     return buffers
 
 
@@ -64,9 +72,15 @@ def scratch(name: str, shape: tuple, dtype) -> np.ndarray:
     return buf[:size].reshape(shape)
 
 
-def clear() -> None:
-    """Release every scratch buffer the calling thread keeps (the next call allocates afresh)."""
-    _buffers().clear()
+def clear(all_threads: bool = False) -> None:
+    """Release every scratch buffer the calling thread keeps, or with ``all_threads`` every
+    thread's (call it when no kernel is running); the next call allocates afresh."""
+    if not all_threads:
+        _buffers().clear()
+        return
+    with _every_lock:
+        for buffers in _every_thread.values():
+            buffers.clear()
 
 
 def held_bytes() -> int:

@@ -31,9 +31,9 @@ class GRU(Recurrent):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype=np.float32, backend: str = "auto", seed: int | None = None):
+                 dtype=np.float32, backend: str = "auto", seed: int | None = None, recompute=None):
         super().__init__(GRU_CELL, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, 0, dtype, backend, seed)
+                         bidirectional, 0, dtype, backend, seed, recompute=recompute)
 
 
 class GRUCell(Cell):

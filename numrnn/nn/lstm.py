@@ -35,9 +35,9 @@ class LSTM(Recurrent):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  proj_size: int = 0, dtype=np.float32, backend: str = "auto",
-                 seed: int | None = None):
+                 seed: int | None = None, recompute=None):
         super().__init__(LSTM_CELL, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, proj_size, dtype, backend, seed)
+                         bidirectional, proj_size, dtype, backend, seed, recompute=recompute)
 
 
 class LSTMCell(Cell):

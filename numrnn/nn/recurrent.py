@@ -37,6 +37,7 @@ from numrnn.nn.cellstate import (
 )
 from numrnn.nn.module import Module
 from numrnn.nn.stack import StackCache, stack_backward, stack_forward
+from numrnn.recompute import check_recompute, recompute_ops
 
 
 class RecurrentCache(NamedTuple):
@@ -61,6 +62,10 @@ class Recurrent(Module):
     backend : ``"auto"``, ``"numpy"``, ``"numba"`` or ``"cupy"`` (numrnn.backend).
     seed : seeds the initialisation and the dropout masks.
     options : the cell's keyword options (``{"nonlinearity": "relu"}`` for the RNN cell).
+    recompute : ``None`` (keep every step for the backward), an int k or ``"sqrt"``:
+        keep the states every k (or ceil(sqrt(T))) steps and recompute each segment's
+        forward during the backward (numrnn/recompute.py): memory O(T/k + k) instead of
+        O(T), for about one more forward.
 
     Parameters of layer k and direction d (PyTorch's names; G = ``cell.gates``):
         weight_ih_l{k}[_reverse] (G*H, I) for k = 0, (G*H, D*P) above;
@@ -91,6 +96,7 @@ class Recurrent(Module):
         backend: str = "auto",
         seed: int | None = None,
         options: dict | None = None,
+        recompute=None,
     ):
         super().__init__(dtype)
         name = type(self).__name__
@@ -113,6 +119,7 @@ class Recurrent(Module):
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
         self.backend = check_backend_name(backend)
+        self.recompute = check_recompute(recompute, name)
         self.last_backend: str | None = None  # the backend the last forward ran on
         self.last_kernels: str | None = None  # the implementation whose functions it called
         self.rng = np.random.default_rng(seed)
@@ -175,9 +182,9 @@ class Recurrent(Module):
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         for attr, default in (("bias", True), ("batch_first", False), ("dropout", 0.0),
-                              ("bidirectional", False)):
+                              ("bidirectional", False), ("recompute", None)):
             if getattr(self, attr) != default:
-                s += f", {attr}={getattr(self, attr)}"
+                s += f", {attr}={getattr(self, attr)!r}"
         if self.dtype != np.float32:
             s += f", dtype={self.dtype.name}"
         return s
@@ -204,7 +211,8 @@ class Recurrent(Module):
         """The cell's sequence functions on ``backend``: its implementation for that
         backend (numrnn.backend.get_ops), or the generic loop over its steps."""
         impl = get_ops(backend, self.cell)
-        return generic_ops(self.cell) if impl is None else self.cell.sequence(impl)
+        ops = generic_ops(self.cell) if impl is None else self.cell.sequence(impl)
+        return ops if self.recompute is None else recompute_ops(ops, self.recompute)
 
     def _dropout_mask(self, layer: int, shape, xp):
         """Inverted-dropout mask for the output of ``layer``: 0 or 1/(1-p)."""

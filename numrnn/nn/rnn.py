@@ -30,9 +30,10 @@ class RNN(Recurrent):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False, dtype=np.float32,
-                 backend: str = "auto", seed: int | None = None):
+                 backend: str = "auto", seed: int | None = None, recompute=None):
         super().__init__(RNN_CELL, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, 0, dtype, backend, seed, options={"nonlinearity": nonlinearity})
+                         bidirectional, 0, dtype, backend, seed, options={"nonlinearity": nonlinearity},
+                         recompute=recompute)
 
     @property
     def nonlinearity(self) -> str:

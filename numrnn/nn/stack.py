@@ -22,6 +22,9 @@ past a sequence's length:
   multiplied by a mask: NaN * 0 is NaN);
 * ``h_n`` is the state at the sequence's own last step, as PyTorch's packed sequences give.
 
+The two directions of a layer are independent: on the CPU they run side by side on
+numrnn's threads (``numrnn/parallel.py``), each cell's kernel then on one thread.
+
 Dropout (inverted, p = ``dropout``) is applied to the output of every layer but the
 top one in training mode; the backward reuses the forward's masks.
 """
@@ -32,6 +35,8 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+
+from numrnn.parallel import run_directions
 
 
 class StackCache(NamedTuple):
@@ -105,10 +110,14 @@ def stack_forward(x, states0: tuple, lengths, *, num_layers: int, num_directions
     layer_caches, masks = [], []
     for layer in range(num_layers):
         outs, caches = [], []
-        for d in range(num_directions):
+
+        def one_direction(d, layer=layer, layer_in=layer_in):
             idx = layer * num_directions + d
-            seqs, cache = run_layer(in_direction(layer_in, d, rev, xp), tuple(s[idx] for s in states0),
-                                    weights(layer, d))
+            return run_layer(in_direction(layer_in, d, rev, xp), tuple(s[idx] for s in states0),
+                             weights(layer, d))
+
+        # the directions are independent: side by side on numrnn's threads (numrnn/parallel.py)
+        for d, (seqs, cache) in enumerate(run_directions(one_direction, num_directions, xp)):
             outs.append(in_direction(seqs[0], d, rev, xp))
             for final, seq in zip(finals, seqs):
                 final.append(at_last_step(seq, lengths, xp))
@@ -157,14 +166,18 @@ def stack_backward(dout, dstates_n: tuple, cache: StackCache, *, num_directions:
     for layer in reversed(range(L)):
         d_layer_out = zero_padding(d_layer_out, cache.valid, xp)
         d_layer_in = None
-        for d in range(D):
+
+        def one_direction(d, layer=layer, d_layer_out=d_layer_out):
             idx = layer * D + d
             # fresh arrays: dL/d(final state) is added into them below, and dout is the caller's
             dh_seq = xp.array(in_direction(d_layer_out[:, :, d * P:(d + 1) * P], d, cache.rev, xp), copy=True)
             dseqs = [dh_seq] + [xp.zeros((T, N, s), dtype=dout.dtype) for s in cache.state_sizes[1:]]
             for dseq, dfinal in zip(dseqs, dstates_n):
                 dseq[last, cols] += dfinal[idx]
-            dx, dstate0, dweights = run_layer_backward(tuple(dseqs), cache.layers[layer][d])
+            return run_layer_backward(tuple(dseqs), cache.layers[layer][d])
+
+        for d, (dx, dstate0, dweights) in enumerate(run_directions(one_direction, D, xp)):
+            idx = layer * D + d
             accumulate(layer, d, dweights)
             for i, g in enumerate(dstate0):
                 dstates0[i][idx] = g

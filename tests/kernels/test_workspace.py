@@ -125,3 +125,15 @@ def test_backward_passes_keep_at_most_the_total(monkeypatch):
             assert 0 < workspace.held_bytes() <= cap
     workspace.clear()
     assert workspace.held_bytes() == 0
+
+
+def test_clear_all_threads_releases_every_threads_buffers():
+    from numrnn import parallel
+
+    with parallel.limited_threads(2):
+        parallel.run([lambda: workspace.scratch("test_all", (100,), np.float64)] * 2)
+    workspace.scratch("test_all", (100,), np.float64)
+    workspace.clear(all_threads=True)
+    assert workspace.held_bytes() == 0
+    with parallel.limited_threads(2):
+        assert parallel.run([workspace.held_bytes] * 2) == [0, 0]

@@ -9,12 +9,16 @@ backend and numrnn's numpy reference (median of ``--reps`` runs after 2 warm-up 
 the numpy reference gets fewer runs and skips the largest shapes, marked in the
 table), checks that numrnn's outputs agree with torch's, and writes
 ``{out}/cpu_{cell}.md``, ``.csv`` and ``_ratio.png`` (PyTorch time / numrnn time per
-shape). Rules: benchmarks/README.md; the harness: benchmarks/harness.py.
+shape). The training step of the numba backend is also timed on one thread (numrnn's
+and BLAS's), and on the bidirectional shapes B4 and B6 with the two directions one
+after the other: the ``threads`` column says which. Rules: benchmarks/README.md; the
+harness: benchmarks/harness.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import os
 import sys
@@ -30,46 +34,84 @@ import harness as hb  # noqa: E402
 #: The reference backend runs a Python loop of small GEMMs: it gets this many runs and
 #: is skipped on the shapes below (it would take most of the 15-minute budget alone).
 NUMPY_REPS = 3
-NUMPY_SKIP = {"S6", "S7", "S9", "H512", "H1024"}
-#: Goals of the issues: PyTorch time / numba time, training step (issue 3 for the RNN;
-#: issue 5 for LSTM and GRU: 10x PyTorch's autograd GRU and float64 LSTM, parity with
-#: its float32 oneDNN LSTM at batch <= 16).
-GOALS = {"rnn": {("S1", "float32"): 40.0, ("S1", "float64"): 20.0, ("S3", "float32"): 3.0,
-                 ("S4", "float32"): 3.0, ("S6", "float32"): 1.1, ("S7", "float32"): 1.0},
-         "lstm": {("S1", "float64"): 10.0, ("S3", "float64"): 10.0, ("S1", "float32"): 1.0,
-                  ("S3", "float32"): 1.0},
-         "gru": {("S1", "float32"): 10.0, ("S1", "float64"): 10.0, ("S3", "float32"): 10.0,
-                 ("S3", "float64"): 10.0}}
+NUMPY_SKIP = {"S6", "S7", "S9", "H512", "H1024", "B4", "B6"}
+#: Goals, training step: (shape, dtype, kind, value, issue). Kinds: "torch": PyTorch's
+#: time / numba's >= value; "peak": numba's GFLOP/s >= value x the run's best GEMM peak;
+#: "in turn": numba's time with the two directions one after the other / numba's time
+#: >= value. Issue 3 (RNN), issue 5 (LSTM/GRU at batch 1 and 16), issue 12 (this work;
+#: the GRU goals are 1.5 x the ratios of the committed run c148ddd).
+GOALS = {
+    "rnn": [("S1", "float32", "torch", 40.0, 3), ("S1", "float64", "torch", 20.0, 3),
+            ("S3", "float32", "torch", 3.0, 3), ("S4", "float32", "torch", 3.0, 12),
+            ("S6", "float32", "torch", 1.1, 3), ("S7", "float32", "torch", 1.0, 3),
+            ("S6", "float32", "peak", 0.80, 12), ("S7", "float32", "peak", 0.85, 12),
+            ("B4", "float32", "in turn", 1.6, 12), ("B6", "float32", "in turn", 1.6, 12)],
+    "lstm": [("S1", "float32", "torch", 1.0, 12), ("S3", "float32", "torch", 1.2, 12),
+             ("S4", "float32", "torch", 1.2, 12), ("S6", "float32", "torch", 1.0, 12),
+             ("S1", "float64", "torch", 10.0, 5), ("S3", "float64", "torch", 10.0, 5),
+             ("S4", "float64", "torch", 1.0, 12), ("S6", "float64", "torch", 1.0, 12),
+             ("B4", "float32", "in turn", 1.6, 12), ("B6", "float32", "in turn", 1.6, 12)],
+    "gru": [("S1", "float32", "torch", 10.0, 5), ("S1", "float64", "torch", 10.0, 5),
+            ("S3", "float32", "torch", 11.3, 12), ("S4", "float32", "torch", 2.8, 12),
+            ("S3", "float64", "torch", 7.8, 12), ("S4", "float64", "torch", 2.85, 12),
+            ("B4", "float32", "in turn", 1.6, 12), ("B6", "float32", "in turn", 1.6, 12)],
+}
 #: Shapes each cell runs on when ``--shapes`` is not given (``make bench``): every shape
 #: for the RNN; four for LSTM and GRU, which keeps ``make bench`` under 15 minutes.
-DEFAULT_SHAPES = {"rnn": ",".join(hb.SHAPES), "lstm": "S1,S3,S4,S6", "gru": "S1,S3,S4,S6"}
+DEFAULT_SHAPES = {"rnn": ",".join(hb.SHAPES), "lstm": "S1,S3,S4,S6,B4,B6", "gru": "S1,S3,S4,S6,B4,B6"}
 #: Cells that also run the H sweep (B=32, T=100, I=H, float32) unless ``--no-sweep``.
 SWEEP_CELLS = ("rnn",)
 AGREE_TOL = {"float32": 1e-4, "float64": 1e-9}
-COLUMNS = ["cell", "shape", "B", "T", "I", "H", "dtype", "mode", "impl", "ms", "us_per_step",
+COLUMNS = ["cell", "shape", "B", "T", "I", "H", "dtype", "mode", "impl", "threads", "ms", "us_per_step",
            "gflops", "peak_share", "torch_over_this", "agree_max_rel", "note"]
 
 
-def run_case(cell, name, shape, dtype, mode, reps, peaks):
-    """Rows (dicts) for torch, numba and numpy on one case."""
+@contextlib.contextmanager
+def one_thread():
+    """numrnn's threads and every BLAS pool held to one thread."""
+    from threadpoolctl import threadpool_limits
+
+    from numrnn import parallel
+
+    with parallel.limited_threads(1), threadpool_limits(1, user_api="blas"):
+        yield
+
+
+@contextlib.contextmanager
+def directions_in_turn():
+    """The two directions of a layer one after the other (each kernel may still use every thread)."""
+    import numrnn.nn.stack as stack
+
+    real = stack.run_directions
+    stack.run_directions = lambda fn, n, xp: [fn(d) for d in range(n)]
+    try:
+        yield
+    finally:
+        stack.run_directions = real
+
+
+def run_case(cell, name, shape, dtype, mode, reps, peaks, threads):
+    """Rows (dicts) for torch, numba (and its variants) and numpy on one case."""
     B, T, I, H = shape
+    options = hb.SHAPE_OPTIONS.get(name, {})
+    D = 2 if options.get("bidirectional") else 1
     rng = np.random.default_rng(0)
     x = rng.standard_normal((T, B, I)).astype(dtype)
-    dout = rng.standard_normal((T, B, H)).astype(dtype)
-    work = hb.flops(cell, B, T, I, H, mode)
+    dout = rng.standard_normal((T, B, D * H)).astype(dtype)
+    work = hb.flops(cell, B, T, I, H, mode, **options)
     peak = max(v for (lib, dt), v in peaks.items() if dt == np.dtype(dtype).name)
 
-    m_nb, twin = hb.make_models(cell, I, H, dtype, "numba")
-    m_np, _ = hb.make_models(cell, I, H, dtype, "numpy")
+    m_nb, twin = hb.make_models(cell, I, H, dtype, "numba", **options)
+    m_np, _ = hb.make_models(cell, I, H, dtype, "numpy", **options)
     t_calls = hb.torch_calls(twin, x, dout)
     want = t_calls[2](mode)
     index = 0 if mode == "forward" else 1
 
     rows = []
 
-    def row(impl, seconds, agree=None, note=""):
+    def row(impl, seconds, agree=None, note="", nthreads=threads):
         r = dict(cell=cell.name, shape=name, B=B, T=T, I=I, H=H, dtype=np.dtype(dtype).name, mode=mode,
-                 impl=impl, note=note)
+                 impl=impl, threads=nthreads, note=note)
         if seconds is not None:
             r.update(ms=seconds * 1e3, us_per_step=seconds * 1e6 / T, gflops=work / seconds / 1e9,
                      peak_share=work / seconds / 1e9 / peak)
@@ -79,10 +121,22 @@ def run_case(cell, name, shape, dtype, mode, reps, peaks):
 
     nb_calls = hb.numrnn_calls(m_nb, x, dout)
     agree_nb = hb.agreement(nb_calls[2](mode), want)
-    medians = hb.interleaved_medians({"torch": t_calls[index], "numba": nb_calls[index]}, reps)
+    fns = {"torch": t_calls[index], "numba": nb_calls[index]}
+    contexts = {}
+    if mode == "train":  # the thread-count column: the same step on one thread
+        fns["numba 1 thread"] = nb_calls[index]
+        contexts["numba 1 thread"] = one_thread
+        if D == 2:
+            fns["numba, directions in turn"] = nb_calls[index]
+            contexts["numba, directions in turn"] = directions_in_turn
+    medians = hb.interleaved_medians(fns, reps, contexts=contexts)
     t_torch = medians["torch"]
     row("torch", t_torch)
     row("numba", medians["numba"], agree_nb, _disagree(agree_nb, dtype))
+    if "numba 1 thread" in medians:
+        row("numba", medians["numba 1 thread"], agree_nb, "one thread", nthreads=1)
+    if "numba, directions in turn" in medians:
+        row("numba", medians["numba, directions in turn"], agree_nb, "directions in turn")
 
     if name in NUMPY_SKIP:
         row("numpy", None, note="skipped: slow reference")
@@ -96,6 +150,28 @@ def run_case(cell, name, shape, dtype, mode, reps, peaks):
         if "ms" in r:
             r["torch_over_this"] = t_torch * 1e3 / r["ms"]
     return rows
+
+
+def goal_value(rows, shape, dtype, kind):
+    """What a goal measures in ``rows`` (training step), or None if the rows lack it."""
+    def find(note):
+        return next((r for r in rows if r["shape"] == shape and r["dtype"] == dtype and r["mode"] == "train"
+                     and r["impl"] == "numba" and r.get("note", "").startswith(note) and "ms" in r), None)
+
+    main = next((r for r in rows if r["shape"] == shape and r["dtype"] == dtype and r["mode"] == "train"
+                 and r["impl"] == "numba" and r.get("note") in ("", "OUTPUTS DISAGREE") and "ms" in r), None)
+    if main is None:
+        return None
+    if kind == "torch":
+        return main["torch_over_this"]
+    if kind == "peak":
+        return main["peak_share"]
+    other = find("directions in turn")
+    return None if other is None else other["ms"] / main["ms"]
+
+
+def _goal_text(kind, value) -> str:
+    return f"{value:.0%}" if kind == "peak" else f"{value:.2f}x"
 
 
 def _disagree(agree, dtype, sep="") -> str:
@@ -131,26 +207,30 @@ def write_markdown(path, cell, rows, env, peaks, starts, goals, elapsed):
               f"- warm start (compiled code loaded from Numba's cache): {starts[1]:.2f} s",
               "- both from `import numrnn` to the end of the first forward+backward, in a fresh process", ""]
     if goals:
-        lines += ["## Goals (PyTorch time / numba time, training step)", "",
-                  "| shape | dtype | goal | reached | |", "|---|---|---|---|---|"]
-        for (shape, dtype), goal in goals.items():
-            r = next((r for r in rows if r["shape"] == shape and r["dtype"] == dtype and r["mode"] == "train"
-                      and r["impl"] == "numba" and "ms" in r), None)
-            if r is None:
-                lines.append(f"| {shape} | {dtype} | {goal:g}x | not run | |")
+        lines += ["## Goals (training step)", "",
+                  "`torch`: PyTorch's time / numba's; `peak`: numba's share of the run's best GEMM; "
+                  "`in turn`: numba's time with the two directions one after the other / numba's time.", "",
+                  "| shape | dtype | measure | goal | reached | | issue |", "|---|---|---|---|---|---|---|"]
+        for shape, dtype, kind, goal, issue in goals:
+            got = goal_value(rows, shape, dtype, kind)
+            head = f"| {shape} | {dtype} | {kind} | {_goal_text(kind, goal)} |"
+            if got is None:
+                lines.append(f"{head} not run | | {issue} |")
             else:
-                got = r["torch_over_this"]
                 verdict = "met" if got >= goal else "MISSED"
-                lines.append(f"| {shape} | {dtype} | {goal:g}x | {got:.2f}x | {verdict} |")
+                lines.append(f"| {shape} | {dtype} | {kind} | {_goal_text(kind, goal)} | "
+                             f"{_goal_text(kind, got)} | {verdict} | {issue} |")
         lines.append("")
     lines += ["## Results", "",
-              "| shape | B,T,I,H | dtype | mode | impl | ms | us/step | GFLOP/s | peak | vs torch | agree "
-              "| note |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "B4 and B6 are S4 and S6 as two bidirectional layers.", "",
+              "| shape | B,T,I,H | dtype | mode | impl | threads | ms | us/step | GFLOP/s | peak | vs torch "
+              "| agree | note |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(
             f"| {r['shape']} | {r['B']},{r['T']},{r['I']},{r['H']} | {r['dtype']} | {r['mode']} "
-            f"| {r['impl']} | {fmt(r.get('ms'), '.3g')} | {fmt(r.get('us_per_step'), '.3g')} "
+            f"| {r['impl']} | {r['threads']} | {fmt(r.get('ms'), '.3g')} "
+            f"| {fmt(r.get('us_per_step'), '.3g')} "
             f"| {fmt(r.get('gflops'), '.3g')} "
             f"| {fmt(r.get('peak_share'), '.0%')} | {fmt(r.get('torch_over_this'), '.2f')} "
             f"| {fmt(r.get('agree_max_rel'), '.1e')} | {r.get('note', '')} |")
@@ -179,7 +259,8 @@ def write_plot(path, cell, rows):
         vals = []
         for s in shapes:
             r = next((r for r in rows if r["shape"] == s and r["dtype"] == dtype and r["mode"] == mode
-                      and r["impl"] == "numba" and "ms" in r), None)
+                      and r["impl"] == "numba" and r.get("note") in ("", "OUTPUTS DISAGREE")
+                      and "ms" in r), None)
             vals.append(np.nan if r is None else r["torch_over_this"])
         ax.bar(np.arange(len(shapes)) + (k - (len(series) - 1) / 2) * width, vals, width,
                label=f"{mode}, {dtype}")
@@ -235,17 +316,17 @@ def main(argv=None):
         rows = []
         for name, shape, dtype in cases:
             for mode in ("forward", "train"):
-                new = run_case(cell, name, shape, np.dtype(dtype).type, mode, args.reps, peaks)
+                new = run_case(cell, name, shape, np.dtype(dtype).type, mode, args.reps, peaks, args.threads)
                 rows += new
-                print(" | ".join(f"{name} {dtype} {mode} {r['impl']}: " + (
-                    f"{r['ms']:.3g} ms ({r['torch_over_this']:.2f}x)" if "ms" in r else r["note"])
+                print(" | ".join(f"{name} {dtype} {mode} {r['impl']} {r['threads']}t {r['note']}: " + (
+                    f"{r['ms']:.3g} ms ({r['torch_over_this']:.2f}x)" if "ms" in r else "")
                     for r in new), flush=True)
         # this cell's table; the first one's time includes start-up and the GEMM peaks
         elapsed = time.perf_counter() - (t_start if cell_name == args.cells.split(",")[0] else t_cell)
         env["load average (after)"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
         stem = out / f"cpu_{cell.name}"
         write_csv(f"{stem}.csv", rows)
-        write_markdown(f"{stem}.md", cell, rows, env, peaks, starts, GOALS.get(cell.name, {}), elapsed)
+        write_markdown(f"{stem}.md", cell, rows, env, peaks, starts, GOALS.get(cell.name, []), elapsed)
         write_plot(f"{stem}_ratio.png", cell, rows)
         print(f"wrote {stem}.md, .csv, _ratio.png", flush=True)
 

@@ -16,6 +16,7 @@ The fairness rules are in benchmarks/README.md.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
@@ -37,6 +38,14 @@ SHAPES = {
     "S6": (64, 100, 512, 512),
     "S7": (128, 25, 1024, 1024),
     "S9": (32, 1000, 123, 320),
+    "B4": (32, 100, 64, 128),
+    "B6": (64, 100, 512, 512),
+}
+#: Module options of the shapes that are not one layer, one direction: B4 and B6 are S4
+#: and S6 as two bidirectional layers (issue 12: the benefit of the second core).
+SHAPE_OPTIONS = {
+    "B4": {"num_layers": 2, "bidirectional": True},
+    "B6": {"num_layers": 2, "bidirectional": True},
 }
 #: The H sweep: B = 32, T = 100, I = H.
 SWEEP_H = (32, 64, 128, 256, 512, 1024)
@@ -63,9 +72,13 @@ CELLS = {
 }
 
 
-def flops(cell: Cell, B: int, T: int, I: int, H: int, mode: str) -> float:
-    """Multiply-adds x 2 of the GEMMs: forward 2*T*B*G*H*(I+H); the training step 3x."""
-    fwd = 2.0 * T * B * cell.gates * H * (I + H)
+def flops(cell: Cell, B: int, T: int, I: int, H: int, mode: str, num_layers: int = 1,
+          bidirectional: bool = False) -> float:
+    """Multiply-adds x 2 of the GEMMs: forward 2*T*B*G*H*(F+H) per layer and direction
+    (F = I for the first layer, D*H above it); the training step 3x."""
+    D = 2 if bidirectional else 1
+    fwd = sum(D * 2.0 * T * B * cell.gates * H * ((I if layer == 0 else D * H) + H)
+              for layer in range(num_layers))
     return fwd if mode == "forward" else 3.0 * fwd
 
 
@@ -82,25 +95,29 @@ def median_time(fn, reps: int, warmup: int = 2) -> float:
     return statistics.median(times)
 
 
-def interleaved_medians(fns: dict, reps: int, rounds: int = 2, warmup: int = 2) -> dict:
+def interleaved_medians(fns: dict, reps: int, rounds: int = 2, warmup: int = 2, contexts=None) -> dict:
     """Median seconds of each callable over ``reps`` runs, taken in ``rounds`` blocks.
 
     The blocks alternate between the callables (A A A, B B B, A A A, B B B ...), with a
     pause before each block (:func:`settle`), so that a change of machine load during
-    the measurement falls on both sides instead of on one.
+    the measurement falls on both sides instead of on one. ``contexts`` maps a name to a
+    function returning a context manager that its blocks run inside (thread limits).
     """
+    contexts = contexts or {}
     per_round = -(-reps // rounds)
     times = {name: [] for name in fns}
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
+    for name, fn in fns.items():
+        with contexts.get(name, contextlib.nullcontext)():
+            for _ in range(warmup):
+                fn()
     for _ in range(rounds):
         for name, fn in fns.items():
-            settle()
-            for _ in range(per_round):
-                t0 = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t0)
+            with contexts.get(name, contextlib.nullcontext)():
+                settle()
+                for _ in range(per_round):
+                    t0 = time.perf_counter()
+                    fn()
+                    times[name].append(time.perf_counter() - t0)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
@@ -114,14 +131,15 @@ def settle(seconds: float = 0.3) -> None:
 
 
 # -- the two contestants ------------------------------------------------------------------------
-def make_models(cell: Cell, I: int, H: int, dtype, backend: str, seed: int = 0):
-    """A numrnn module (one layer, time-major) and its torch twin with the same weights."""
+def make_models(cell: Cell, I: int, H: int, dtype, backend: str, seed: int = 0, **options):
+    """A numrnn module (time-major; one layer unless ``options`` say otherwise, e.g.
+    ``num_layers=2, bidirectional=True``) and its torch twin with the same weights."""
     import torch
 
     import numrnn as nr
 
-    m = getattr(nr, cell.numrnn_class)(I, H, dtype=dtype, backend=backend, seed=seed)
-    twin = getattr(torch.nn, cell.torch_class)(I, H)
+    m = getattr(nr, cell.numrnn_class)(I, H, dtype=dtype, backend=backend, seed=seed, **options)
+    twin = getattr(torch.nn, cell.torch_class)(I, H, **options)
     twin = twin.to(torch.float64 if dtype == np.float64 else torch.float32)
     with torch.no_grad():
         for name, p in twin.named_parameters():
@@ -236,6 +254,7 @@ def environment(threads: int) -> dict:
     import torch
 
     import numrnn
+    from numrnn import parallel
     from numrnn.kernels.numba_threads import blas_pools
 
     pools = [f"{p['owner']}: {p['internal_api']} {p['version'] or ''} {p['architecture'] or ''}"
@@ -246,7 +265,8 @@ def environment(threads: int) -> dict:
         "python": platform.python_version(),
         "versions": f"numrnn {numrnn.__version__}, numpy {np.__version__}, scipy {scipy.__version__}, "
                     f"numba {numba.__version__}, torch {torch.__version__}",
-        "threads": f"{threads} (torch.set_num_threads, and every BLAS pool through threadpoolctl)",
+        "threads": f"{threads} (torch.set_num_threads, every BLAS pool through threadpoolctl, "
+                   f"numrnn's own: {parallel.threads()})",
         "torch": ", ".join(
             [line.strip() for line in torch.__config__.parallel_info().splitlines() if "get_num" in line]
             + re.findall(r"BLAS_INFO=\w+|Math Kernel Library Version [\d.]+|CPU capability usage: \w+",

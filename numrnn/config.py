@@ -66,10 +66,15 @@ NUMBA_BLOCK_ROWS = 512
 
 #: The time loop is split between threads by batch rows (rows never interact), each
 #: thread taking at least this many rows, and only when a call's loop does at least
-#: NUMBA_SPLIT_MIN_FLOPS of multiply-adds x 2 (below that, starting the threads costs
-#: more than it saves).
+#: NUMBA_SPLIT_MIN_FLOPS of multiply-adds x 2; the GEMMs outside the loop are spread over
+#: the threads from the same size on. Below it, handing work to another thread (tens of
+#: microseconds to wake it) costs more than it saves.
 NUMBA_SPLIT_MIN_ROWS = 8
-NUMBA_SPLIT_MIN_FLOPS = 4e6
+NUMBA_SPLIT_MIN_FLOPS = 2e7
+
+#: When the loop is not split, the weight gradients of finished time blocks run on a
+#: second thread beside the backward loop if they are at least this much work.
+NUMBA_OVERLAP_MIN_FLOPS = 5e7
 
 #: Most scratch (bytes, all buffers together) one thread keeps for reuse by the compiled
 #: backward passes (``numrnn/kernels/workspace.py``): reusing it avoids the page faults

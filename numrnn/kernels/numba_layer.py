@@ -86,8 +86,9 @@ def schedule(T: int, N: int, loop_flops: float, gemm_flops: float, use_tiles: bo
     the multiply-adds x 2 of its time loop and of the GEMMs outside it (the backward's);
     ``use_tiles`` whether the per-step product is the register tile.
 
-    Work below ``config.NUMBA_SPLIT_MIN_FLOPS`` stays on the calling thread: handing it to
-    another thread would cost more than it saves.
+    Work below ``config.NUMBA_SPLIT_MIN_FLOPS`` (``NUMBA_OVERLAP_MIN_FLOPS`` for the
+    gradients beside the loop) stays on the calling thread: handing it to another thread
+    would cost more than it saves.
     """
     n = 1 if parallel.inside_task() else parallel.threads()
     blocks = time_blocks(T, N)
@@ -95,7 +96,8 @@ def schedule(T: int, N: int, loop_flops: float, gemm_flops: float, use_tiles: bo
     if n >= 2 and use_tiles and loop_flops >= config.NUMBA_SPLIT_MIN_FLOPS:
         parts = max(1, min(n, N // config.NUMBA_SPLIT_MIN_ROWS))
     gemm_threads = n if gemm_flops >= config.NUMBA_SPLIT_MIN_FLOPS else 1
-    overlap = gemm_threads >= 2 and parts == 1 and len(blocks) >= 2
+    overlap = (gemm_threads >= 2 and parts == 1 and len(blocks) >= 2
+               and gemm_flops >= config.NUMBA_OVERLAP_MIN_FLOPS)
     return Schedule(blocks, row_ranges(N, parts), gemm_threads, overlap)
 
 

@@ -8,9 +8,9 @@ written with an atomic store that releases (everything the loop wrote before it 
 visible to a thread that reads the new value) and read with an atomic load that
 acquires. Numba has neither, so they are two LLVM instructions here.
 
-A waiting thread spins (a block's GEMMs take at least tens of microseconds) and gives
-its core away (``sched_yield``) every 64 reads, so that on a busy machine it does not
-hold a core the loop thread needs.
+A waiting thread spins for a short while (the value is often about to come), then gives
+its core away (``sched_yield``) between reads, then sleeps 20 microseconds between reads:
+on a busy machine a spinning waiter would take the core the loop thread needs.
 
 With ``NUMBA_DISABLE_JIT=1`` the same names are plain Python: a store, and a loop that
 sleeps for 0 s (which releases the GIL) until the value is there.
@@ -31,8 +31,10 @@ from numrnn.kernels import numba_cache
 
 numba_cache.register()
 
-#: Reads of the counter between two ``sched_yield`` calls of a waiting thread.
-SPINS_PER_YIELD = 64
+#: A waiting thread reads the counter this many times in a tight loop, then as many times
+#: more with ``sched_yield`` between reads, then sleeps SLEEP_US microseconds between reads.
+SPINS = 256
+SLEEP_US = 20
 
 
 def _int64_vector(a) -> bool:
@@ -76,6 +78,21 @@ def _yield_cpu(typingctx):
     return types.none(), codegen
 
 
+@intrinsic
+def _sleep_us(typingctx, us):
+    if not isinstance(us, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        if sys.platform != "win32":  # POSIX usleep; on Windows the waiting thread only spins
+            fn = cgutils.get_or_insert_function(builder.module,
+                                                ir.FunctionType(ir.IntType(32), [ir.IntType(32)]), "usleep")
+            builder.call(fn, [builder.trunc(args[0], ir.IntType(32))])
+        return context.get_dummy_value()
+
+    return types.none(types.int64), codegen
+
+
 def publish(counter, value) -> None:
     """``counter[0] = value``, visible to other threads with everything written before it."""
     counter[0] = value
@@ -95,11 +112,12 @@ def _publish_overload(counter, value):
 @overload(wait_for)
 def _wait_for_overload(counter, value):
     def impl(counter, value):
-        spins = 0
+        reads = 0
         while _atomic_load(counter) < value:
-            spins += 1
-            if spins == SPINS_PER_YIELD:
-                spins = 0
+            reads += 1
+            if reads > 2 * SPINS:
+                _sleep_us(SLEEP_US)
+            elif reads > SPINS:
                 _yield_cpu()
 
     return impl

@@ -38,7 +38,7 @@ import threading
 
 from numrnn import config
 
-__all__ = ["threads", "run", "run_directions", "inside_task", "limited_threads"]
+__all__ = ["threads", "run", "run_directions", "inside_task", "limited_threads", "blas_one_thread"]
 
 _local = threading.local()
 _override: list = []  # stack of thread counts set by limited_threads()
@@ -148,6 +148,22 @@ def _blas_one_thread_exit() -> None:
             for lib, n in _blas_saved:
                 lib.set_num_threads(n)
             _blas_saved.clear()
+
+
+@contextlib.contextmanager
+def blas_one_thread():
+    """Every BLAS library held to one thread inside a ``with`` (nested uses share one limit).
+
+    The kernels run all their BLAS calls inside it: what is worth two threads, numrnn
+    splits itself (``kernels/numba_layer.py``), and a two-thread BLAS call on a machine
+    whose other core is busy waits at its barrier (measured on the shared 2-core machine:
+    a 17 MFLOP projection took 15 ms instead of 0.3).
+    """
+    _blas_one_thread_enter()
+    try:
+        yield
+    finally:
+        _blas_one_thread_exit()
 
 
 # -- running tasks ---------------------------------------------------------------------------

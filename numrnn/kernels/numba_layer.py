@@ -47,14 +47,18 @@ from numrnn.kernels.numba_sync import wait_for
 
 
 def time_blocks(T: int, N: int) -> np.ndarray:
-    """The time blocks: (nb, 2) int64 rows ``[t0, t1)``, ascending, about
-    ``config.NUMBA_BLOCK_ROWS`` rows (steps x N) each. (Cached: do not write into it.)"""
+    """The time blocks: (nb, 2) int64 rows ``[t0, t1)``, ascending, of about
+    ``config.NUMBA_BLOCK_ROWS`` rows (steps x N) each, nb a multiple of 4 when there are
+    several (the threads then get equal shares). (Cached: do not write into it.)"""
     return _time_blocks(T, N, config.NUMBA_BLOCK_ROWS)
 
 
 @functools.lru_cache(maxsize=64)
 def _time_blocks(T: int, N: int, block_rows: int) -> np.ndarray:
-    steps = max(1, min(T, -(-block_rows // N)))
+    nb = -(-T * N // block_rows)  # blocks of about block_rows rows
+    if nb > 1:  # a multiple of 4 (when T allows), so that 2 or 4 threads get equal shares
+        nb = min(T, -(-nb // 4) * 4)
+    steps = -(-T // max(1, nb))
     starts = np.arange(0, T, steps, dtype=np.int64)
     return np.stack([starts, np.minimum(starts + steps, T)], axis=1)
 
@@ -195,7 +199,8 @@ def project_input(x, w_t, out, sched: Schedule, flops: float) -> None:
     parts = sched.threads if flops >= config.NUMBA_SPLIT_MIN_FLOPS else 1
     spans = _spans(len(blocks), parts)
     if len(spans) == 1:
-        _map_blocks_jit(x, w_t, out, blocks, 0, len(blocks))
+        with parallel.blas_one_thread():
+            _map_blocks_jit(x, w_t, out, blocks, 0, len(blocks))
         return
     parallel.run([lambda b0=b0, b1=b1: _map_blocks_jit(x, w_t, out, blocks, b0, b1) for b0, b1 in spans])
 
@@ -279,15 +284,17 @@ def run_backward(sched: Schedule, loop, g: Gradients) -> None:
         (gradients,) = _gradient_tasks(g, blocks, progress, 1)
         parallel.run([guarded_loop, gradients])
         return
-    loop(0, N, not_started())
-    (gradients,) = _gradient_tasks(g, blocks, finished(blocks), 1)
-    gradients()
+    with parallel.blas_one_thread():
+        loop(0, N, not_started())
+        (gradients,) = _gradient_tasks(g, blocks, finished(blocks), 1)
+        gradients()
 
 
 def run_loop(sched: Schedule, loop) -> None:
     """Run a forward time loop ``loop(n0, n1)`` over every range of ``sched.loop_rows``."""
     if len(sched.loop_rows) == 1:
         n0, n1 = sched.loop_rows[0]
-        loop(n0, n1)
+        with parallel.blas_one_thread():
+            loop(n0, n1)
         return
     parallel.run([lambda n0=n0, n1=n1: loop(n0, n1) for n0, n1 in sched.loop_rows])

@@ -18,7 +18,7 @@ help:
 	@echo "make lint        ruff"
 	@echo "make gradcheck   gradient-check table of a 2-layer bidirectional RNN"
 	@echo "make golden      rewrite the exercises' golden values (numrnn/exercises/golden.npz) from the reference"
-	@echo "make bench       CPU benchmarks against PyTorch (writes benchmarks/results/)"
+	@echo "make bench       CPU benchmarks against PyTorch, and memory against T (writes benchmarks/results/)"
 	@echo "make test-gpu-sim  the CUDA kernels' tests in Numba's CUDA simulator (no GPU needed)"
 	@echo "make test-gpu    the cupy backend's parity grid on a real NVIDIA GPU"
 	@echo "make bench-gpu   numrnn cupy vs torch.nn.RNN (cuDNN) on a GPU (writes benchmarks/results/gpu.md)"
@@ -88,9 +88,12 @@ golden: $(VENV)/.stamp-run
 # Thread counts are set inside the script (torch.set_num_threads, threadpoolctl); the
 # OpenBLAS overrides of this environment are dropped so OpenBLAS picks its own kernel
 # (the table records which one ran).
+BENCH_ENV := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS \
+	    -u MKL_NUM_THREADS -u NUMRNN_THREADS
+
 bench: $(VENV)/.stamp-test
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS \
-	    -u MKL_NUM_THREADS $(PY) benchmarks/bench_cpu.py
+	$(BENCH_ENV) $(PY) benchmarks/bench_cpu.py
+	$(BENCH_ENV) $(PY) benchmarks/bench_memory.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -1,7 +1,8 @@
 """Training memory and time against the sequence length, with and without recomputation.
 
     python benchmarks/bench_memory.py [--cells rnn,lstm] [--T 100,1000,10000,100000]
-                                      [--N 32] [--H 256] [--I 32] [--reps 3] [--budget-gb 10]
+                                      [--max-T lstm=10000] [--N 32] [--H 256] [--I 32]
+                                      [--reps 3] [--budget-gb 10]
 
 For each cell and T: one training step (forward, then backward of sum(out * dout)) of a
 one-layer numba module, float32, N x T x I input, hidden size H, with full storage
@@ -12,8 +13,11 @@ one-layer numba module, float32, N x T x I input, hidden size H, with full stora
   ``peak``, the most allocated at any moment beyond the caller's arrays;
 * time: the median of ``--reps`` steps (1 for steps over 10 s), after one warm-up step.
 
-A point whose memory would exceed ``--budget-gb`` (estimated from the previous T,
-linearly: what BPTT keeps grows as T) is skipped and marked. The goal of issue 12 is
+A point whose memory would exceed ``--budget-gb`` (default 70% of the memory available
+at the start; estimated from the previous T, linearly: what BPTT keeps grows as T) is
+skipped and marked, as is a T above the cell's ``--max-T`` (time: an LSTM step at
+T = 100 000 takes minutes). The caller's arrays alone (x, out, dout, dx) take
+4 T N (2I + 2H) bytes: 7.4 GB at T = 100 000, N = 32, I = 32, H = 256. The goal of issue 12 is
 read at the largest T: recomputation keeps less than 1/20 of full storage's activations
 (beyond the input), for at most 1.4x its time. If full storage did not fit there, its
 activations are the largest measured ones scaled by T (they are exactly linear in T:
@@ -79,6 +83,8 @@ def main(argv=None):
     p.add_argument("--N", type=int, default=32)
     p.add_argument("--H", type=int, default=256)
     p.add_argument("--I", type=int, default=32)
+    p.add_argument("--max-T", default="lstm=10000",
+                   help="comma-separated cell=T: the largest T run for that cell")
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--budget-gb", type=float, default=None,
                    help="skip points estimated above this (default: half the available memory)")
@@ -88,7 +94,8 @@ def main(argv=None):
     import numrnn as nr
     from numrnn import memory
 
-    budget = args.budget_gb * 2**30 if args.budget_gb else available_bytes() // 2
+    budget = args.budget_gb * 2**30 if args.budget_gb else int(0.7 * available_bytes())
+    max_T = {k: int(v) for k, v in (item.split("=") for item in args.max_T.split(",") if item)}
     env = hb.environment(os.cpu_count())
     print("\n".join(f"{k}: {v}" for k, v in env.items()), flush=True)
     print(f"memory budget per point: {budget / 2**30:.1f} GiB", flush=True)
@@ -105,6 +112,10 @@ def main(argv=None):
                 row = dict(cell=cell_name, T=T, N=N, I=I, H=H, mode=mode, caller_bytes=caller, note="")
                 prev = last[mode]
                 estimate = caller + (prev[1] * T / prev[0] if prev else 0)
+                if T > max_T.get(cell_name, T):
+                    row["note"] = f"skipped: T above --max-T {cell_name}={max_T[cell_name]}"
+                    rows.append(row)
+                    continue
                 if estimate > budget:
                     row["note"] = f"skipped: about {estimate / 2**30:.1f} GiB estimated, over the budget"
                     rows.append(row)

@@ -51,6 +51,13 @@ def _nbytes(obj) -> int:
     return int(getattr(obj, "nbytes", 0))
 
 
+def _backward_of_ones(module, result):
+    """``module.backward`` of the gradient of ``sum(out)`` for a forward's ``result``."""
+    out = result[0] if isinstance(result, tuple) else result
+    dout = np.ones_like(out)
+    return module.backward(dout) if out is result else module.backward(dout, None)
+
+
 def training_memory(model, x, *, recompute=_KEEP) -> TrainingMemory:
     """Measure one training step of a copy of ``model`` on the example input ``x``.
 
@@ -78,6 +85,9 @@ def training_memory(model, x, *, recompute=_KEEP) -> TrainingMemory:
             if isinstance(m, Recurrent):
                 m.recompute = recompute
     x = np.asarray(x)
+    # one short step first, untraced: compiling the kernels allocates Python objects too
+    _backward_of_ones(twin, twin(x[:2] if x.ndim >= 2 else x))
+    twin.zero_grad()
     workspace.clear(all_threads=True)
     started = not tracemalloc.is_tracing()
     if started:
@@ -90,12 +100,11 @@ def training_memory(model, x, *, recompute=_KEEP) -> TrainingMemory:
         out = result[0] if isinstance(result, tuple) else result
         returned = _nbytes(result)
         kept = after_forward - base - returned
-        dout = np.ones_like(out)
         before_backward, _ = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
-        grads = twin.backward(dout) if out is result else twin.backward(dout, None)
+        grads = _backward_of_ones(twin, result)
         _, backward_peak = tracemalloc.get_traced_memory()
-        given_back = _nbytes(grads)
+        given_back = _nbytes(grads) + _nbytes(out)  # and the ones: the gradient the caller gives
     finally:
         if started:
             tracemalloc.stop()

@@ -20,11 +20,15 @@ Two things make it fast:
   left over (N mod 4) take a tile of one row by four panels (eight accumulators again),
   then by two panels and by one for the panels left over.
 
-Every element of ``out`` is one chain of fused multiply-adds, ``((a_0 b_0 + 0) + a_1 b_1)
-+ ...`` in the order k = 0, 1, ..., K-1, whichever tile computed it: so the result does
-not depend on how rows or panels are split between threads (tests/kernels/test_numba_gemm.py
-checks it bitwise). It differs from BLAS's in the last bits, as BLAS's own results differ
-between its kernels.
+Every element of ``out`` is computed by fused multiply-adds in an order fixed by its row's
+tile: one chain k = 0, 1, ..., K-1 in the 4-row tiles and the one-row tiles over four
+panels; two or four interleaved chains, added at the end, in the one-row tiles over two
+panels or one (a single row would otherwise wait on the multiply-add's latency). Rows in
+whole 4-row tiles and the rows left over are the same whichever thread computes them,
+as long as each thread's rows start at a multiple of 4 (``numba_layer.row_ranges``): so
+the result does not depend on the thread count (tests/kernels/test_numba_gemm.py checks it
+bitwise). It differs from BLAS's in the last bits, as BLAS's own results differ between
+its kernels.
 
 Shapes: a (N, K) C-contiguous; packed weight ``wp`` (Pn, K, W); ``out`` (N, Pn * W)
 C-contiguous, padding columns included.
@@ -37,7 +41,7 @@ from numba import njit
 
 from numrnn import config
 from numrnn.errors import UsageValueError
-from numrnn.kernels.numba_simd import lanes, vfma, vload, vload_splat, vstore, vzero_like
+from numrnn.kernels.numba_simd import lanes, vadd, vfma, vload, vload_splat, vstore, vzero_like
 
 #: Rows of the main register tile.
 TILE_ROWS = 4
@@ -170,43 +174,81 @@ def _tile_1x4(af, ai, k0, k1, wf, wi, step, of, oi, keep):
 
 
 def _tile_1x2(af, ai, k0, k1, wf, wi, step, of, oi, keep):
-    """One row of ``a`` times two consecutive panels: 2 W outputs (four chains, where one
-    panel alone has two: a single row is bound by the multiply-add's latency)."""
+    """One row of ``a`` times two consecutive panels: 2 W outputs.
+
+    A single row is bound by the multiply-add's latency, not its throughput: two panels
+    give four chains, so even and odd k go to two sets of accumulators (eight chains),
+    added at the end.
+    """
     L = lanes(af.dtype)
     W = 2 * L
+    z = vzero_like(af)
     if keep:
         c0, c1, c2, c3 = vload(of, oi), vload(of, oi + L), vload(of, oi + W), vload(of, oi + W + L)
     else:
-        c0 = vzero_like(af)
-        c1, c2, c3 = c0, c0, c0
-    for k in range(k0, k1):
+        c0, c1, c2, c3 = z, z, z, z
+    d0, d1, d2, d3 = z, z, z, z
+    k = k0
+    while k + 1 < k1:
         x = vload_splat(af, ai + k)
         c0 = vfma(x, vload(wf, wi), c0)
         c1 = vfma(x, vload(wf, wi + L), c1)
         c2 = vfma(x, vload(wf, wi + step), c2)
         c3 = vfma(x, vload(wf, wi + step + L), c3)
-        wi += W
-    vstore(of, oi, c0)
-    vstore(of, oi + L, c1)
-    vstore(of, oi + W, c2)
-    vstore(of, oi + W + L, c3)
-
-
-def _tile_1x1(af, ai, k0, k1, wf, wi, of, oi, keep):
-    """One row of ``a`` times one panel: W outputs."""
-    L = lanes(af.dtype)
-    if keep:
-        c0, c1 = vload(of, oi), vload(of, oi + L)
-    else:
-        c0 = vzero_like(af)
-        c1 = c0
-    for k in range(k0, k1):
+        x = vload_splat(af, ai + k + 1)
+        d0 = vfma(x, vload(wf, wi + W), d0)
+        d1 = vfma(x, vload(wf, wi + W + L), d1)
+        d2 = vfma(x, vload(wf, wi + step + W), d2)
+        d3 = vfma(x, vload(wf, wi + step + W + L), d3)
+        wi += 2 * W
+        k += 2
+    if k < k1:
         x = vload_splat(af, ai + k)
         c0 = vfma(x, vload(wf, wi), c0)
         c1 = vfma(x, vload(wf, wi + L), c1)
-        wi += 2 * L
-    vstore(of, oi, c0)
-    vstore(of, oi + L, c1)
+        c2 = vfma(x, vload(wf, wi + step), c2)
+        c3 = vfma(x, vload(wf, wi + step + L), c3)
+    vstore(of, oi, vadd(c0, d0))
+    vstore(of, oi + L, vadd(c1, d1))
+    vstore(of, oi + W, vadd(c2, d2))
+    vstore(of, oi + W + L, vadd(c3, d3))
+
+
+def _tile_1x1(af, ai, k0, k1, wf, wi, of, oi, keep):
+    """One row of ``a`` times one panel: W outputs; k modulo 4 to four sets of
+    accumulators (eight chains, for the reason of :func:`_tile_1x2`), added at the end."""
+    L = lanes(af.dtype)
+    W = 2 * L
+    z = vzero_like(af)
+    if keep:
+        c0, c1 = vload(of, oi), vload(of, oi + L)
+    else:
+        c0, c1 = z, z
+    d0, d1, e0, e1, f0, f1 = z, z, z, z, z, z
+    k = k0
+    while k + 3 < k1:
+        x = vload_splat(af, ai + k)
+        c0 = vfma(x, vload(wf, wi), c0)
+        c1 = vfma(x, vload(wf, wi + L), c1)
+        x = vload_splat(af, ai + k + 1)
+        d0 = vfma(x, vload(wf, wi + W), d0)
+        d1 = vfma(x, vload(wf, wi + W + L), d1)
+        x = vload_splat(af, ai + k + 2)
+        e0 = vfma(x, vload(wf, wi + 2 * W), e0)
+        e1 = vfma(x, vload(wf, wi + 2 * W + L), e1)
+        x = vload_splat(af, ai + k + 3)
+        f0 = vfma(x, vload(wf, wi + 3 * W), f0)
+        f1 = vfma(x, vload(wf, wi + 3 * W + L), f1)
+        wi += 4 * W
+        k += 4
+    while k < k1:
+        x = vload_splat(af, ai + k)
+        c0 = vfma(x, vload(wf, wi), c0)
+        c1 = vfma(x, vload(wf, wi + L), c1)
+        wi += W
+        k += 1
+    vstore(of, oi, vadd(vadd(c0, d0), vadd(e0, f0)))
+    vstore(of, oi + L, vadd(vadd(c1, d1), vadd(e1, f1)))
 
 
 def gemm_panels(a, wp, out, n0, n1, p0, p1):

@@ -51,7 +51,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from numrnn import config
+from numrnn import config, parallel
 from numrnn.kernels import numba_layer as layer
 from numrnn.kernels.numba_checks import check_grad, check_layer
 from numrnn.kernels.numba_gemm import check_gemm, gemm_panels, pack_panels, panel_width
@@ -233,13 +233,14 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, use_loops=None):
     hs[0] = h0
     gates = np.empty((T, N, 3 * H), dtype=dtype)
     a_hn = np.empty((T, N, H), dtype=dtype)
-    layer.project_input(x, w_ih.T, gates, sched, 2.0 * T * N * 3 * H * D)
-    wp, w_hh_t, width = _operands(w_hh.T, 3, use_tiles)  # made per call: weights may change
-    a_h = scratch("gru_a_h", (N, width), dtype)
-    if use_tiles:
-        check_gemm(hs[0], wp, a_h)
-    layer.run_loop(sched, lambda n0, n1: _forward_rows_jit(gates, wp, w_hh_t, bias_rz, b_in, b_hn,
-                                                           use_tiles, hs, a_hn, a_h, n0, n1))
+    with parallel.blas_one_thread():  # BLAS on one thread: numrnn splits what is worth it
+        layer.project_input(x, w_ih.T, gates, sched)
+        wp, w_hh_t, width = _operands(w_hh.T, 3, use_tiles)  # made per call: weights may change
+        a_h = scratch("gru_a_h", (N, width), dtype)
+        if use_tiles:
+            check_gemm(hs[0], wp, a_h)
+        layer.run_loop(sched, lambda n0, n1: _forward_rows_jit(gates, wp, w_hh_t, bias_rz, b_in, b_hn,
+                                                               use_tiles, hs, a_hn, a_h, n0, n1))
     cache = GRUKernelCache(x, hs, gates, a_hn, w_ih, w_hh, b_ih is not None, use_tiles)
     return hs[1:], cache
 
@@ -282,7 +283,8 @@ def gru_backward(dh, cache: GRUKernelCache):
     grads = layer.Gradients(reductions=[(da_x, x, dw_ih), (da_h, hs, dw_hh)],
                             sums=[(da_x, db_ih64), (da_h, db_hh64)] if cache.has_bias else [],
                             map=(da_x, cache.w_ih, dx))
-    layer.run_backward(sched, loop, grads)
+    with parallel.blas_one_thread():  # BLAS on one thread: numrnn splits what is worth it
+        layer.run_backward(sched, loop, grads)
     dh0 = np.ascontiguousarray(carry[:, :H])
     if not cache.has_bias:
         return dx, dh0, dw_ih, dw_hh, None, None

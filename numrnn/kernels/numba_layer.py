@@ -92,10 +92,14 @@ def schedule(T: int, N: int, loop_flops: float, gemm_flops: float, use_tiles: bo
 
     Work below ``config.NUMBA_SPLIT_MIN_FLOPS`` (``NUMBA_OVERLAP_MIN_FLOPS`` for the
     gradients beside the loop) stays on the calling thread: handing it to another thread
-    would cost more than it saves.
+    would cost more than it saves. GEMMs below it are not cut into time blocks at all:
+    one block, the whole sequence. (Like the blocks, that depends on the sizes only.)
+
+    The kernels run inside ``parallel.blas_one_thread()``.
     """
     n = 1 if parallel.inside_task() else parallel.threads()
-    blocks = time_blocks(T, N)
+    # small GEMMs stay whole (one BLAS call each), whatever the thread count
+    blocks = time_blocks(T, N) if gemm_flops >= config.NUMBA_SPLIT_MIN_FLOPS else _whole(T)
     parts = 1
     if n >= 2 and use_tiles and loop_flops >= config.NUMBA_SPLIT_MIN_FLOPS:
         parts = max(1, min(n, N // config.NUMBA_SPLIT_MIN_ROWS))
@@ -103,6 +107,12 @@ def schedule(T: int, N: int, loop_flops: float, gemm_flops: float, use_tiles: bo
     overlap = (gemm_threads >= 2 and parts == 1 and len(blocks) >= 2
                and gemm_flops >= config.NUMBA_OVERLAP_MIN_FLOPS)
     return Schedule(blocks, row_ranges(N, parts), gemm_threads, overlap)
+
+
+@functools.lru_cache(maxsize=64)
+def _whole(T: int) -> np.ndarray:
+    """One time block: the whole sequence. (Cached: do not write into it.)"""
+    return np.array([[0, T]], dtype=np.int64)
 
 
 def finished(blocks: np.ndarray) -> np.ndarray:
@@ -189,18 +199,16 @@ def _spans(n_items: int, parts: int) -> list:
     return list(zip(edges[:-1], edges[1:]))
 
 
-def project_input(x, w_t, out, sched: Schedule, flops: float) -> None:
-    """``out[t] = x[t] @ w_t`` for every step, one GEMM per time block, blocks over the
-    threads when the ``flops`` (multiply-adds x 2) are worth it.
+def project_input(x, w_t, out, sched: Schedule) -> None:
+    """``out[t] = x[t] @ w_t`` for every step, one GEMM per time block, the blocks spread
+    over ``sched.threads`` (a forward's schedule: its ``gemm_flops`` are this projection's).
 
     x (T, N, X), w_t (X, Y) (``w_ih.T``, a view), out (T, N, Y) C-contiguous.
     """
     blocks = sched.blocks
-    parts = sched.threads if flops >= config.NUMBA_SPLIT_MIN_FLOPS else 1
-    spans = _spans(len(blocks), parts)
+    spans = _spans(len(blocks), sched.threads)
     if len(spans) == 1:
-        with parallel.blas_one_thread():
-            _map_blocks_jit(x, w_t, out, blocks, 0, len(blocks))
+        _map_blocks_jit(x, w_t, out, blocks, 0, len(blocks))
         return
     parallel.run([lambda b0=b0, b1=b1: _map_blocks_jit(x, w_t, out, blocks, b0, b1) for b0, b1 in spans])
 
@@ -284,17 +292,15 @@ def run_backward(sched: Schedule, loop, g: Gradients) -> None:
         (gradients,) = _gradient_tasks(g, blocks, progress, 1)
         parallel.run([guarded_loop, gradients])
         return
-    with parallel.blas_one_thread():
-        loop(0, N, not_started())
-        (gradients,) = _gradient_tasks(g, blocks, finished(blocks), 1)
-        gradients()
+    loop(0, N, not_started())
+    (gradients,) = _gradient_tasks(g, blocks, finished(blocks), 1)
+    gradients()
 
 
 def run_loop(sched: Schedule, loop) -> None:
     """Run a forward time loop ``loop(n0, n1)`` over every range of ``sched.loop_rows``."""
     if len(sched.loop_rows) == 1:
         n0, n1 = sched.loop_rows[0]
-        with parallel.blas_one_thread():
-            loop(n0, n1)
+        loop(n0, n1)
         return
     parallel.run([lambda n0=n0, n1=n1: loop(n0, n1) for n0, n1 in sched.loop_rows])

@@ -54,7 +54,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from numrnn import config
+from numrnn import config, parallel
 from numrnn.kernels import numba_layer as layer
 from numrnn.kernels.numba_checks import check_grad, check_layer
 from numrnn.kernels.numba_gemm import check_gemm, gemm_panels, pack_panels, panel_width
@@ -288,23 +288,24 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, use_loo
     gates = np.empty((T, N, 4 * H), dtype=dtype)
     tanh_c = np.empty((T, N, H), dtype=dtype)
     ms = np.empty((T if has_proj else 0, N, H), dtype=dtype)
-    layer.project_input(x, w_ih.T, gates, sched, 2.0 * T * N * 4 * H * D)
-    # the weights' packed or contiguous copies, made per call: weights may change
-    wp, w_hh_t, rec_width = _operands(w_hh.T, 4, use_tiles)
-    w_hr_ = w_hr.T if has_proj else np.zeros((H, 0), dtype=dtype)
-    wp_r, w_hr_t, proj_width = _operands(w_hr_, 1, use_tiles and has_proj)
-    rec = scratch("lstm_rec", (N, rec_width), dtype)
-    proj_buf = scratch("lstm_proj", (N, proj_width), dtype)
-    if use_tiles:
-        check_gemm(hs[0], wp, rec)
-        if has_proj:
-            check_gemm(cs[0], wp_r, proj_buf)
+    with parallel.blas_one_thread():  # BLAS on one thread: numrnn splits what is worth it
+        layer.project_input(x, w_ih.T, gates, sched)
+        # the weights' packed or contiguous copies, made per call: weights may change
+        wp, w_hh_t, rec_width = _operands(w_hh.T, 4, use_tiles)
+        w_hr_ = w_hr.T if has_proj else np.zeros((H, 0), dtype=dtype)
+        wp_r, w_hr_t, proj_width = _operands(w_hr_, 1, use_tiles and has_proj)
+        rec = scratch("lstm_rec", (N, rec_width), dtype)
+        proj_buf = scratch("lstm_proj", (N, proj_width), dtype)
+        if use_tiles:
+            check_gemm(hs[0], wp, rec)
+            if has_proj:
+                check_gemm(cs[0], wp_r, proj_buf)
 
-    def loop(n0, n1):
-        _forward_rows_jit(gates, wp, w_hh_t, bias, wp_r, w_hr_t, has_proj, use_tiles, hs, cs, tanh_c,
-                          ms, rec, proj_buf, n0, n1)
+        def loop(n0, n1):
+            _forward_rows_jit(gates, wp, w_hh_t, bias, wp_r, w_hr_t, has_proj, use_tiles, hs, cs, tanh_c,
+                              ms, rec, proj_buf, n0, n1)
 
-    layer.run_loop(sched, loop)
+        layer.run_loop(sched, loop)
     cache = LSTMKernelCache(x, hs, cs, gates, tanh_c, ms, w_ih, w_hh, w_hr, b_ih is not None, use_tiles)
     return hs[1:], cs[1:], cache
 
@@ -362,7 +363,8 @@ def lstm_backward(dh, dc, cache: LSTMKernelCache):
         reductions.append((dhs, cache.ms, dw_hr))
     grads = layer.Gradients(reductions=reductions, sums=[(da, db64)] if cache.has_bias else [],
                             map=(da, cache.w_ih, dx))
-    layer.run_backward(sched, loop, grads)
+    with parallel.blas_one_thread():  # BLAS on one thread: numrnn splits what is worth it
+        layer.run_backward(sched, loop, grads)
     dh0 = np.ascontiguousarray(dh_carry[:, :P])
     db = db64.astype(dtype) if cache.has_bias else None
     return (dx, dh0, dc_carry, dw_ih, dw_hh, db, None if db is None else db.copy(), dw_hr)

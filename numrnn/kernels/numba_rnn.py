@@ -45,7 +45,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from numrnn import config
+from numrnn import config, parallel
 from numrnn.functional.activations import check_nonlinearity
 from numrnn.kernels import numba_layer as layer
 from numrnn.kernels.numba_checks import check_grad, check_layer
@@ -172,15 +172,16 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", us
     sched = layer.schedule(T, N, 2.0 * T * N * H * H, 2.0 * T * N * H * D, use_tiles)
     hs = np.empty((T + 1, N, H), dtype=dtype)
     hs[0] = h0
-    layer.project_input(x, w_ih.T, hs[1:], sched, 2.0 * T * N * H * D)
-    wp = _packed(w_hh.T, use_tiles)  # made per call: weights may change between calls
-    w_hh_t = np.ascontiguousarray(w_hh.T) if not use_tiles else np.zeros((0, 0), dtype=dtype)
-    rec = scratch("rnn_rec", (N, wp.shape[0] * wp.shape[2] if use_tiles else H), dtype)
-    if use_tiles:
-        check_gemm(hs[0], wp, rec)
-    is_relu = nonlinearity == "relu"
-    layer.run_loop(sched, lambda n0, n1: _forward_rows_jit(hs, wp, w_hh_t, bias, rec, is_relu,
-                                                           use_tiles, n0, n1))
+    with parallel.blas_one_thread():  # BLAS on one thread: numrnn splits what is worth it
+        layer.project_input(x, w_ih.T, hs[1:], sched)
+        wp = _packed(w_hh.T, use_tiles)  # made per call: weights may change between calls
+        w_hh_t = np.ascontiguousarray(w_hh.T) if not use_tiles else np.zeros((0, 0), dtype=dtype)
+        rec = scratch("rnn_rec", (N, wp.shape[0] * wp.shape[2] if use_tiles else H), dtype)
+        if use_tiles:
+            check_gemm(hs[0], wp, rec)
+        is_relu = nonlinearity == "relu"
+        layer.run_loop(sched, lambda n0, n1: _forward_rows_jit(hs, wp, w_hh_t, bias, rec, is_relu,
+                                                               use_tiles, n0, n1))
     cache = RNNKernelCache(x, hs, w_ih, w_hh, b_ih is not None, nonlinearity, use_tiles)
     return hs[1:], cache
 
@@ -220,7 +221,8 @@ def rnn_backward(dh, cache: RNNKernelCache):
 
     grads = layer.Gradients(reductions=[(da, x, dw_ih), (da, hs, dw_hh)],
                             sums=[(da, db64)] if cache.has_bias else [], map=(da, cache.w_ih, dx))
-    layer.run_backward(sched, loop, grads)
+    with parallel.blas_one_thread():  # BLAS on one thread: numrnn splits what is worth it
+        layer.run_backward(sched, loop, grads)
     dh0 = np.ascontiguousarray(carry[:, :H])
     if not cache.has_bias:
         return dx, dh0, dw_ih, dw_hh, None, None

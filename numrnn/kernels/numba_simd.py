@@ -12,13 +12,14 @@ the accumulators end up in memory (measured on the 2-core AMD EPYC, one thread, 
 for OpenBLAS's ``np.dot`` at the same sizes; docs/performance.md).
 
 So this file gives Numba a vector type, one LLVM ``<8 x float>`` / ``<4 x double>``
-value, and the six operations a tile needs, each one LLVM instruction::
+value, and the seven operations a tile needs, each one LLVM instruction::
 
     vload(a, i)         a[i : i + L]           a 1-D C-contiguous array, L = lanes(a.dtype)
     vstore(a, i, v)     a[i : i + L] = v
     vsplat(x)           (x, x, ..., x)
     vload_splat(a, i)   (a[i], ..., a[i])
     vfma(x, y, z)       x * y + z, lane by lane, rounded once (llvm.fma)
+    vadd(x, y)          x + y, lane by lane
     vzero_like(a)       (0, ..., 0) in a's dtype
 
 Compiled, ``vload``/``vstore``/``vload_splat`` check **no bounds** (that is the point:
@@ -159,6 +160,17 @@ def _vfma(typingctx, x, y, z):
 
 
 @intrinsic
+def _vadd(typingctx, x, y):
+    if not (isinstance(x, Vector) and x == y):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.fadd(args[0], args[1])
+
+    return x(x, y), codegen
+
+
+@intrinsic
 def _vzero_like(typingctx, a):
     if not (isinstance(a, types.Array) and isinstance(a.dtype, types.Float)):
         return None
@@ -207,6 +219,11 @@ def vfma(x, y, z):
     return x * y + z
 
 
+def vadd(x, y):
+    """``x + y`` lane by lane."""
+    return x + y
+
+
 def vzero_like(a):
     """The zero vector of ``a``'s dtype."""
     return np.zeros(lanes(a.dtype), dtype=a.dtype)
@@ -235,6 +252,11 @@ def _vload_splat_overload(a, i):
 @overload(vfma)
 def _vfma_overload(x, y, z):
     return lambda x, y, z: _vfma(x, y, z)
+
+
+@overload(vadd)
+def _vadd_overload(x, y):
+    return lambda x, y: _vadd(x, y)
 
 
 @overload(vzero_like)

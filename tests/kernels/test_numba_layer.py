@@ -45,7 +45,8 @@ def test_schedule(monkeypatch):
         s = layer.schedule(1000, 4, 1e7, 1e7, True)  # too few rows: the GEMMs beside the loop
         assert s.loop_rows == ((0, 4),) and s.overlap
         assert not layer.schedule(10, 4, 1e7, 1e7, True).overlap  # one block: nothing to overlap
-        assert not layer.schedule(1000, 4, 1e7, 1e5, True).overlap  # GEMMs too small to hand over
+        s = layer.schedule(1000, 4, 1e7, 1e5, True)  # GEMMs too small to hand over, or to cut
+        assert not s.overlap and s.blocks.tolist() == [[0, 1000]]
         inner = parallel.run([lambda: layer.schedule(100, 32, 1e7, 1e7, True)] * 2)
         assert all(s.loop_rows == ((0, 32),) and s.threads == 1 for s in inner)
     with parallel.limited_threads(1):

@@ -22,7 +22,7 @@ def _all_ops(a, b, c, out, i):
     z = simd.vload(c, i)
     simd.vstore(out, 0, simd.vfma(x, y, z))
     simd.vstore(out, L, simd.vzero_like(a))
-    simd.vstore(out, 2 * L, simd.vsplat(c[0]))
+    simd.vstore(out, 2 * L, simd.vadd(simd.vsplat(c[0]), simd.vzero_like(a)))
     return L
 
 

@@ -66,11 +66,14 @@ NUMBA_BLOCK_ROWS = 512
 
 #: The time loop is split between threads by batch rows (rows never interact), each
 #: thread taking at least this many rows, and only when a call's loop does at least
-#: NUMBA_SPLIT_MIN_FLOPS of multiply-adds x 2; the GEMMs outside the loop are spread over
-#: the threads from the same size on. Below it, handing work to another thread (tens of
-#: microseconds to wake it) costs more than it saves.
+#: NUMBA_SPLIT_MIN_FLOPS of multiply-adds x 2. The GEMMs outside the loop (BLAS on one
+#: thread each) are cut into time blocks and spread over the threads from
+#: NUMBA_GEMM_SPLIT_MIN_FLOPS on; below it they stay whole, one BLAS call each. Below
+#: these sizes, handing work to another thread (tens of microseconds to wake it) costs
+#: more than it saves.
 NUMBA_SPLIT_MIN_ROWS = 8
 NUMBA_SPLIT_MIN_FLOPS = 2e7
+NUMBA_GEMM_SPLIT_MIN_FLOPS = 5e6
 
 #: When the loop is not split, the weight gradients of finished time blocks run on a
 #: second thread beside the backward loop if they are at least this much work.

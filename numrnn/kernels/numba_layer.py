@@ -90,20 +90,21 @@ def schedule(T: int, N: int, loop_flops: float, gemm_flops: float, use_tiles: bo
     the multiply-adds x 2 of its time loop and of the GEMMs outside it (the backward's);
     ``use_tiles`` whether the per-step product is the register tile.
 
-    Work below ``config.NUMBA_SPLIT_MIN_FLOPS`` (``NUMBA_OVERLAP_MIN_FLOPS`` for the
-    gradients beside the loop) stays on the calling thread: handing it to another thread
-    would cost more than it saves. GEMMs below it are not cut into time blocks at all:
-    one block, the whole sequence. (Like the blocks, that depends on the sizes only.)
+    Work below ``config.NUMBA_SPLIT_MIN_FLOPS`` (the loop), ``NUMBA_GEMM_SPLIT_MIN_FLOPS``
+    (the GEMMs) or ``NUMBA_OVERLAP_MIN_FLOPS`` (the gradients beside the loop) stays on
+    the calling thread: handing it to another thread would cost more than it saves. GEMMs
+    below theirs are not cut into time blocks at all: one block, the whole sequence. (Like
+    the blocks, that depends on the sizes only, never on the thread count.)
 
     The kernels run inside ``parallel.blas_one_thread()``.
     """
     n = 1 if parallel.inside_task() else parallel.threads()
     # small GEMMs stay whole (one BLAS call each), whatever the thread count
-    blocks = time_blocks(T, N) if gemm_flops >= config.NUMBA_SPLIT_MIN_FLOPS else _whole(T)
+    blocks = time_blocks(T, N) if gemm_flops >= config.NUMBA_GEMM_SPLIT_MIN_FLOPS else _whole(T)
     parts = 1
     if n >= 2 and use_tiles and loop_flops >= config.NUMBA_SPLIT_MIN_FLOPS:
         parts = max(1, min(n, N // config.NUMBA_SPLIT_MIN_ROWS))
-    gemm_threads = n if gemm_flops >= config.NUMBA_SPLIT_MIN_FLOPS else 1
+    gemm_threads = n if gemm_flops >= config.NUMBA_GEMM_SPLIT_MIN_FLOPS else 1
     overlap = (gemm_threads >= 2 and parts == 1 and len(blocks) >= 2
                and gemm_flops >= config.NUMBA_OVERLAP_MIN_FLOPS)
     return Schedule(blocks, row_ranges(N, parts), gemm_threads, overlap)

@@ -36,6 +36,7 @@ def test_row_ranges_are_whole_tiles(N, parts):
 
 def test_schedule(monkeypatch):
     monkeypatch.setattr(config, "NUMBA_SPLIT_MIN_FLOPS", 1e6)
+    monkeypatch.setattr(config, "NUMBA_GEMM_SPLIT_MIN_FLOPS", 1e6)
     monkeypatch.setattr(config, "NUMBA_OVERLAP_MIN_FLOPS", 1e6)
     with parallel.limited_threads(2):
         s = layer.schedule(100, 32, 1e7, 1e7, True)

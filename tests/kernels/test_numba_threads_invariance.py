@@ -31,6 +31,7 @@ SHAPES = [(9, 13, 5, 7), (11, 3, 4, 20)] if JIT_OFF else [(9, 13, 5, 7), (11, 3,
 @pytest.fixture(autouse=True)
 def small_knobs(monkeypatch):
     monkeypatch.setattr(config, "NUMBA_SPLIT_MIN_FLOPS", 0)
+    monkeypatch.setattr(config, "NUMBA_GEMM_SPLIT_MIN_FLOPS", 0)
     monkeypatch.setattr(config, "NUMBA_OVERLAP_MIN_FLOPS", 0)
     monkeypatch.setattr(config, "NUMBA_SPLIT_MIN_ROWS", 4)
     monkeypatch.setattr(config, "NUMBA_BLOCK_ROWS", 8)  # several time blocks

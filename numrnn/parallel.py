@@ -21,7 +21,7 @@ Two rules keep the cores from being oversubscribed (docs/performance.md, fact 3)
   every BLAS library in the process to one thread (threadpoolctl) for as long as its
   tasks run, and restores the previous limits when the last of them returns. (This is
   process-wide: a BLAS call from another thread of the program meanwhile also gets one
-  thread.)
+  thread.) Outside tasks, a kernel holds BLAS to :func:`threads` (:func:`blas_limit`).
 * **A task does not start tasks of its own.** A call to :func:`run` from inside a task
   runs its tasks one after the other in that thread: when the two directions of a layer
   run side by side, each direction's kernel runs its loop unsplit.
@@ -38,7 +38,7 @@ import threading
 
 from numrnn import config
 
-__all__ = ["threads", "run", "run_directions", "inside_task", "limited_threads", "blas_one_thread"]
+__all__ = ["threads", "run", "run_directions", "inside_task", "limited_threads", "blas_limit"]
 
 _local = threading.local()
 _override: list = []  # stack of thread counts set by limited_threads()
@@ -106,10 +106,10 @@ def _ensure_workers(n: int) -> None:
             _workers.append(t)
 
 
-# -- BLAS held to one thread -----------------------------------------------------------------
+# -- BLAS held to a number of threads ----------------------------------------------------------
 _blas_lock = threading.Lock()
-_blas_users = 0
-_blas_saved: list = []  # (library controller, its thread count before) while limited
+_blas_limits: list = []  # the limits in force, innermost last; the effective one is the least
+_blas_saved: list = []  # (library controller, its thread count before the first limit)
 _blas_libs: list | None = None
 
 
@@ -127,43 +127,51 @@ def _blas_libraries() -> list:
     return _blas_libs
 
 
-def _blas_one_thread_enter() -> None:
-    global _blas_users
+def _apply_blas_limit() -> None:
+    """Set every library to min(its own count, the least limit in force) (lock held)."""
+    limit = min(_blas_limits) if _blas_limits else None
+    for lib, own in _blas_saved:
+        lib.set_num_threads(own if limit is None else min(own, limit))
+
+
+def _blas_limit_enter(n: int) -> None:
     with _blas_lock:
-        if _blas_users == 0:
+        before = min(_blas_limits) if _blas_limits else None
+        if not _blas_limits:
             _blas_saved.clear()
             for lib in _blas_libraries():
-                n = lib.get_num_threads()
-                if n is not None and n != 1:
-                    lib.set_num_threads(1)
-                    _blas_saved.append((lib, n))
-        _blas_users += 1
+                own = lib.get_num_threads()
+                if own is not None and own > n:  # only what the limit would change
+                    _blas_saved.append((lib, own))
+        _blas_limits.append(n)
+        if before is None or n < before:
+            _apply_blas_limit()
 
 
-def _blas_one_thread_exit() -> None:
-    global _blas_users
+def _blas_limit_exit() -> None:
     with _blas_lock:
-        _blas_users -= 1
-        if _blas_users == 0:
-            for lib, n in _blas_saved:
-                lib.set_num_threads(n)
+        before = min(_blas_limits)
+        _blas_limits.pop()
+        if not _blas_limits or min(_blas_limits) != before:
+            _apply_blas_limit()
+        if not _blas_limits:
             _blas_saved.clear()
 
 
 @contextlib.contextmanager
-def blas_one_thread():
-    """Every BLAS library held to one thread inside a ``with`` (nested uses share one limit).
+def blas_limit(n: int | None = None):
+    """Every BLAS library held to at most ``n`` threads inside a ``with`` (default
+    :func:`threads`); nested limits: the least is in force. Nothing is changed, and it
+    costs nothing, where BLAS already uses no more.
 
-    The kernels run all their BLAS calls inside it: what is worth two threads, numrnn
-    splits itself (``kernels/numba_layer.py``), and a two-thread BLAS call on a machine
-    whose other core is busy waits at its barrier (measured on the shared 2-core machine:
-    a 17 MFLOP projection took 15 ms instead of 0.3).
+    The kernels run inside ``blas_limit()``: with ``NUMRNN_THREADS=1`` BLAS runs on one
+    thread too. :func:`run` holds BLAS to one thread while its tasks run side by side.
     """
-    _blas_one_thread_enter()
+    _blas_limit_enter(threads() if n is None else int(n))
     try:
         yield
     finally:
-        _blas_one_thread_exit()
+        _blas_limit_exit()
 
 
 # -- running tasks ---------------------------------------------------------------------------
@@ -185,7 +193,7 @@ def run(tasks) -> list:
     groups = [tasks[i::n] for i in range(min(n, len(tasks)))]
     jobs = [_Job(lambda g=g: [fn() for fn in g]) for g in groups]
     _ensure_workers(len(jobs) - 1)
-    _blas_one_thread_enter()
+    _blas_limit_enter(1)
     try:
         for job in jobs[1:]:
             _jobs.put(job)
@@ -193,7 +201,7 @@ def run(tasks) -> list:
         for job in jobs[1:]:
             job.done.wait()
     finally:
-        _blas_one_thread_exit()
+        _blas_limit_exit()
     for job in jobs:
         if job.error is not None:
             raise job.error

@@ -95,3 +95,26 @@ def test_numrnn_threads_knob(monkeypatch):
     with pytest.raises(UsageValueError):
         with parallel.limited_threads(0):
             pass
+
+
+def test_blas_limit_nests_and_restores():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    pytest.importorskip("scipy")
+
+    def blas_threads():
+        return {lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"}
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        if blas_threads() != {2}:
+            pytest.skip("no multi-threaded BLAS here")
+        with parallel.blas_limit(2):
+            assert blas_threads() == {2}  # nothing to change
+            with parallel.blas_limit(1):
+                assert blas_threads() == {1}
+                with parallel.blas_limit(2):
+                    assert blas_threads() == {1}  # the least limit in force
+                assert blas_threads() == {1}
+            assert blas_threads() == {2}
+        with parallel.limited_threads(1), parallel.blas_limit():
+            assert blas_threads() == {1}  # NUMRNN_THREADS=1 holds BLAS to one thread too
+        assert blas_threads() == {2}

@@ -233,7 +233,7 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, use_loops=None):
     hs[0] = h0
     gates = np.empty((T, N, 3 * H), dtype=dtype)
     a_hn = np.empty((T, N, H), dtype=dtype)
-    with parallel.blas_one_thread():  # BLAS on one thread: numrnn splits what is worth it
+    with parallel.blas_limit():  # BLAS on at most NUMRNN_THREADS (one while tasks run)
         layer.project_input(x, w_ih.T, gates, sched)
         wp, w_hh_t, width = _operands(w_hh.T, 3, use_tiles)  # made per call: weights may change
         a_h = scratch("gru_a_h", (N, width), dtype)
@@ -283,7 +283,7 @@ def gru_backward(dh, cache: GRUKernelCache):
     grads = layer.Gradients(reductions=[(da_x, x, dw_ih), (da_h, hs, dw_hh)],
                             sums=[(da_x, db_ih64), (da_h, db_hh64)] if cache.has_bias else [],
                             map=(da_x, cache.w_ih, dx))
-    with parallel.blas_one_thread():  # BLAS on one thread: numrnn splits what is worth it
+    with parallel.blas_limit():  # BLAS on at most NUMRNN_THREADS (one while tasks run)
         layer.run_backward(sched, loop, grads)
     dh0 = np.ascontiguousarray(carry[:, :H])
     if not cache.has_bias:

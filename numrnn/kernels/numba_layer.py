@@ -96,7 +96,7 @@ def schedule(T: int, N: int, loop_flops: float, gemm_flops: float, use_tiles: bo
     below theirs are not cut into time blocks at all: one block, the whole sequence. (Like
     the blocks, that depends on the sizes only, never on the thread count.)
 
-    The kernels run inside ``parallel.blas_one_thread()``.
+    The kernels run inside ``parallel.blas_limit()``.
     """
     n = 1 if parallel.inside_task() else parallel.threads()
     # small GEMMs stay whole (one BLAS call each), whatever the thread count

@@ -288,7 +288,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, use_loo
     gates = np.empty((T, N, 4 * H), dtype=dtype)
     tanh_c = np.empty((T, N, H), dtype=dtype)
     ms = np.empty((T if has_proj else 0, N, H), dtype=dtype)
-    with parallel.blas_one_thread():  # BLAS on one thread: numrnn splits what is worth it
+    with parallel.blas_limit():  # BLAS on at most NUMRNN_THREADS (one while tasks run)
         layer.project_input(x, w_ih.T, gates, sched)
         # the weights' packed or contiguous copies, made per call: weights may change
         wp, w_hh_t, rec_width = _operands(w_hh.T, 4, use_tiles)
@@ -363,7 +363,7 @@ def lstm_backward(dh, dc, cache: LSTMKernelCache):
         reductions.append((dhs, cache.ms, dw_hr))
     grads = layer.Gradients(reductions=reductions, sums=[(da, db64)] if cache.has_bias else [],
                             map=(da, cache.w_ih, dx))
-    with parallel.blas_one_thread():  # BLAS on one thread: numrnn splits what is worth it
+    with parallel.blas_limit():  # BLAS on at most NUMRNN_THREADS (one while tasks run)
         layer.run_backward(sched, loop, grads)
     dh0 = np.ascontiguousarray(dh_carry[:, :P])
     db = db64.astype(dtype) if cache.has_bias else None

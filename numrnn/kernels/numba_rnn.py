@@ -172,7 +172,7 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", us
     sched = layer.schedule(T, N, 2.0 * T * N * H * H, 2.0 * T * N * H * D, use_tiles)
     hs = np.empty((T + 1, N, H), dtype=dtype)
     hs[0] = h0
-    with parallel.blas_one_thread():  # BLAS on one thread: numrnn splits what is worth it
+    with parallel.blas_limit():  # BLAS on at most NUMRNN_THREADS (one while tasks run)
         layer.project_input(x, w_ih.T, hs[1:], sched)
         wp = _packed(w_hh.T, use_tiles)  # made per call: weights may change between calls
         w_hh_t = np.ascontiguousarray(w_hh.T) if not use_tiles else np.zeros((0, 0), dtype=dtype)
@@ -221,7 +221,7 @@ def rnn_backward(dh, cache: RNNKernelCache):
 
     grads = layer.Gradients(reductions=[(da, x, dw_ih), (da, hs, dw_hh)],
                             sums=[(da, db64)] if cache.has_bias else [], map=(da, cache.w_ih, dx))
-    with parallel.blas_one_thread():  # BLAS on one thread: numrnn splits what is worth it
+    with parallel.blas_limit():  # BLAS on at most NUMRNN_THREADS (one while tasks run)
         layer.run_backward(sched, loop, grads)
     dh0 = np.ascontiguousarray(carry[:, :H])
     if not cache.has_bias:

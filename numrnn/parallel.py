@@ -109,7 +109,7 @@ def _ensure_workers(n: int) -> None:
 # -- BLAS held to a number of threads ----------------------------------------------------------
 _blas_lock = threading.Lock()
 _blas_limits: list = []  # the limits in force, innermost last; the effective one is the least
-_blas_saved: list = []  # (library controller, its thread count before the first limit)
+_blas_saved: list = []  # [library controller, its count before the first limit, the count set]
 _blas_libs: list | None = None
 
 
@@ -128,10 +128,15 @@ def _blas_libraries() -> list:
 
 
 def _apply_blas_limit() -> None:
-    """Set every library to min(its own count, the least limit in force) (lock held)."""
+    """Set every library to min(its own count, the least limit in force) (lock held);
+    only the ones whose count changes are called."""
     limit = min(_blas_limits) if _blas_limits else None
-    for lib, own in _blas_saved:
-        lib.set_num_threads(own if limit is None else min(own, limit))
+    for entry in _blas_saved:
+        lib, own, now = entry
+        want = own if limit is None else min(own, limit)
+        if want != now:
+            lib.set_num_threads(want)
+            entry[2] = want
 
 
 def _blas_limit_enter(n: int) -> None:
@@ -141,8 +146,8 @@ def _blas_limit_enter(n: int) -> None:
             _blas_saved.clear()
             for lib in _blas_libraries():
                 own = lib.get_num_threads()
-                if own is not None and own > n:  # only what the limit would change
-                    _blas_saved.append((lib, own))
+                if own is not None:
+                    _blas_saved.append([lib, own, own])  # the library, its own count, the count set
         _blas_limits.append(n)
         if before is None or n < before:
             _apply_blas_limit()
@@ -161,8 +166,9 @@ def _blas_limit_exit() -> None:
 @contextlib.contextmanager
 def blas_limit(n: int | None = None):
     """Every BLAS library held to at most ``n`` threads inside a ``with`` (default
-    :func:`threads`); nested limits: the least is in force. Nothing is changed, and it
-    costs nothing, where BLAS already uses no more.
+    :func:`threads`); nested limits: the least is in force. Nothing is changed where BLAS
+    already uses no more (the outermost limit asks each library for its count: a
+    microsecond or two).
 
     The kernels run inside ``blas_limit()``: with ``NUMRNN_THREADS=1`` BLAS runs on one
     thread too. :func:`run` holds BLAS to one thread while its tasks run side by side.

@@ -109,12 +109,42 @@ def _ensure_workers(n: int) -> None:
 # -- BLAS held to a number of threads ----------------------------------------------------------
 _blas_lock = threading.Lock()
 _blas_limits: list = []  # the limits in force, innermost last; the effective one is the least
-_blas_saved: list = []  # [library controller, its count before the first limit, the count set]
+_blas_saved: list = []  # [_Blas, its count before the first limit, the count set]
 _blas_libs: list | None = None
 
 
+class _Blas:
+    """One BLAS library's thread count, read and set.
+
+    OpenBLAS through its own C functions, found the way threadpoolctl finds them (the
+    names carry a prefix and suffix in SciPy's builds): threadpoolctl's own setter obeys
+    only the first Python thread that set a limit, and ignores the others silently,
+    while numrnn may be called from any thread. Other libraries through threadpoolctl.
+    """
+
+    def __init__(self, controller):
+        self.controller = controller
+        self.get, self.set = controller.get_num_threads, controller.set_num_threads
+        if controller.internal_api == "openblas":
+            import ctypes
+
+            try:
+                lib = ctypes.CDLL(controller.filepath)
+            except OSError:  # pragma: no cover - the library is loaded, so this should not fail
+                return
+            for prefix in ("", "scipy_"):
+                for suffix in ("", "64_", "_64"):
+                    get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+                    put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+                    if get is not None and put is not None:
+                        get.restype, get.argtypes = ctypes.c_int, []
+                        put.restype, put.argtypes = None, [ctypes.c_int]
+                        self.get, self.set = get, put
+                        return
+
+
 def _blas_libraries() -> list:
-    """threadpoolctl's controllers of every BLAS library loaded (NumPy's, SciPy's...)."""
+    """Every BLAS library loaded (NumPy's, SciPy's...), as :class:`_Blas`."""
     global _blas_libs
     if _blas_libs is None:
         try:
@@ -123,7 +153,7 @@ def _blas_libraries() -> list:
         except ImportError:  # pragma: no cover - depends on the install
             _blas_libs = []
         else:
-            _blas_libs = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+            _blas_libs = [_Blas(c) for c in ThreadpoolController().select(user_api="blas").lib_controllers]
     return _blas_libs
 
 
@@ -135,7 +165,7 @@ def _apply_blas_limit() -> None:
         lib, own, now = entry
         want = own if limit is None else min(own, limit)
         if want != now:
-            lib.set_num_threads(want)
+            lib.set(want)
             entry[2] = want
 
 
@@ -145,7 +175,7 @@ def _blas_limit_enter(n: int) -> None:
         if not _blas_limits:
             _blas_saved.clear()
             for lib in _blas_libraries():
-                own = lib.get_num_threads()
+                own = lib.get()
                 if own is not None:
                     _blas_saved.append([lib, own, own])  # the library, its own count, the count set
         _blas_limits.append(n)

@@ -118,3 +118,28 @@ def test_blas_limit_nests_and_restores():
         with parallel.limited_threads(1), parallel.blas_limit():
             assert blas_threads() == {1}  # NUMRNN_THREADS=1 holds BLAS to one thread too
         assert blas_threads() == {2}
+
+
+def test_blas_limits_hold_from_any_thread():
+    """threadpoolctl's own setter obeys only the first thread that used it; numrnn's works
+    from every thread (a program may call numrnn from several)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    pytest.importorskip("scipy.linalg")
+
+    def blas_threads():
+        return {lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"}
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):  # this thread now controls OpenBLAS
+        if blas_threads() != {2}:
+            pytest.skip("no multi-threaded BLAS here")
+        seen = []
+
+        def elsewhere():
+            with parallel.blas_limit(1):
+                seen.append(blas_threads())
+            seen.append(blas_threads())
+
+        t = threading.Thread(target=elsewhere)
+        t.start()
+        t.join()
+        assert seen == [{1}, {2}]

@@ -73,7 +73,7 @@ NUMBA_BLOCK_ROWS = 512
 #: more than it saves.
 NUMBA_SPLIT_MIN_ROWS = 8
 NUMBA_SPLIT_MIN_FLOPS = 2e7
-NUMBA_GEMM_SPLIT_MIN_FLOPS = 5e6
+NUMBA_GEMM_SPLIT_MIN_FLOPS = 3e7
 
 #: When the loop is not split, the weight gradients of finished time blocks run on a
 #: second thread beside the backward loop if they are at least this much work.

@@ -285,7 +285,18 @@ def gemm_panels(a, wp, out, n0, n1, p0, p1):
                 p += 1
 
 
+def packed(b, groups):
+    """:func:`pack_panels` inside compiled code: ``b`` (K, M) as a new (groups * U, K, W)."""
+    K, M = b.shape
+    W = 2 * lanes(b.dtype)
+    U = (M // groups + W - 1) // W
+    wp = np.empty((groups * U, K, W), dtype=b.dtype)
+    _pack(b, groups, wp)
+    return wp
+
+
 _pack = njit(**config.NUMBA_JIT_OPTIONS)(_pack)
+packed = njit(**config.NUMBA_JIT_OPTIONS)(packed)
 _tile_4x1 = njit(**config.NUMBA_JIT_OPTIONS)(_tile_4x1)  # called by the bodies below
 _tile_1x4 = njit(**config.NUMBA_JIT_OPTIONS)(_tile_1x4)
 _tile_1x2 = njit(**config.NUMBA_JIT_OPTIONS)(_tile_1x2)

@@ -54,7 +54,8 @@ from numba import njit
 from numrnn import config, parallel
 from numrnn.kernels import numba_layer as layer
 from numrnn.kernels.numba_checks import check_grad, check_layer
-from numrnn.kernels.numba_gemm import check_gemm, gemm_panels, pack_panels, panel_width
+from numrnn.kernels.numba_gemm import check_gemm, gemm_panels, pack_panels, packed, panel_width
+from numrnn.kernels.numba_layer import map_blocks
 from numrnn.kernels.numba_math import gate_sigmoid, sigmoid_grad, tanh, tanh_grad
 from numrnn.kernels.numba_sync import publish
 from numrnn.kernels.workspace import scratch
@@ -181,7 +182,27 @@ def _backward_rows(dh, hs, gates, a_hn, wp, w_hh, use_tiles, da_x, da_h, carry, 
 
 _sigmoid_gate = njit(**config.NUMBA_JIT_OPTIONS)(_sigmoid_gate)  # called by the bodies below
 _candidate_and_state = njit(**config.NUMBA_JIT_OPTIONS)(_candidate_and_state)
-_forward_rows_jit = njit(**config.NUMBA_JIT_OPTIONS)(_forward_rows)
+def _forward_serial(x, w_ih, w_hh, bias_rz, b_in, b_hn, hs, gates, a_hn, blocks, use_tiles):
+    """The whole forward in one compiled call, for a schedule that runs it all on this
+    thread: the input projection, the packing, the loop (see numba_rnn's twin)."""
+    N = hs.shape[1]
+    dtype = hs.dtype
+    map_blocks(x, w_ih.T, gates, blocks, 0, blocks.shape[0])
+    if use_tiles:
+        wp = packed(w_hh.T, 3)
+        a_h = np.empty((N, wp.shape[0] * wp.shape[2]), dtype=dtype)
+        e2 = np.empty((0, 0), dtype=dtype)
+        _forward_rows(gates, wp, e2, bias_rz, b_in, b_hn, True, hs, a_hn, a_h, 0, N)
+    else:
+        a_h = np.empty((N, w_hh.shape[0]), dtype=dtype)
+        e3 = np.empty((0, 0, 2), dtype=dtype)
+        w_hh_t = np.ascontiguousarray(w_hh.T)
+        _forward_rows(gates, e3, w_hh_t, bias_rz, b_in, b_hn, False, hs, a_hn, a_h, 0, N)
+
+
+_forward_rows = njit(**config.NUMBA_JIT_OPTIONS)(_forward_rows)  # called by _forward_serial too
+_forward_rows_jit = _forward_rows
+_forward_serial_jit = njit(**config.NUMBA_JIT_OPTIONS)(_forward_serial)
 _backward_rows_jit = njit(**config.NUMBA_JIT_OPTIONS)(_backward_rows)
 
 
@@ -233,6 +254,10 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, use_loops=None):
     hs[0] = h0
     gates = np.empty((T, N, 3 * H), dtype=dtype)
     a_hn = np.empty((T, N, H), dtype=dtype)
+    if layer.serial(sched):  # everything on this thread: one compiled call
+        with parallel.blas_limit():
+            _forward_serial_jit(x, w_ih, w_hh, bias_rz, b_in, b_hn, hs, gates, a_hn, sched.blocks, use_tiles)
+        return hs[1:], GRUKernelCache(x, hs, gates, a_hn, w_ih, w_hh, b_ih is not None, use_tiles)
     with parallel.blas_limit():  # BLAS on at most NUMRNN_THREADS (one while tasks run)
         layer.project_input(x, w_ih.T, gates, sched)
         wp, w_hh_t, width = _operands(w_hh.T, 3, use_tiles)  # made per call: weights may change

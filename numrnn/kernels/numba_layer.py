@@ -110,6 +110,12 @@ def schedule(T: int, N: int, loop_flops: float, gemm_flops: float, use_tiles: bo
     return Schedule(blocks, row_ranges(N, parts), gemm_threads, overlap)
 
 
+def serial(sched: Schedule) -> bool:
+    """Whether ``sched`` runs everything on the calling thread (then a kernel may do its
+    whole forward or backward in one compiled call)."""
+    return sched.threads == 1 and len(sched.loop_rows) == 1 and not sched.overlap
+
+
 @functools.lru_cache(maxsize=64)
 def _whole(T: int) -> np.ndarray:
     """One time block: the whole sequence. (Cached: do not write into it.)"""
@@ -188,7 +194,8 @@ def _gradients(red_a, red_b, red_out, red_tmp, red_mine, sum_a, sum_out, sum_min
             np.dot(map_a[t0:t1].reshape(rows, X), map_w, map_out[t0:t1].reshape(rows, Y))
 
 
-_map_blocks_jit = njit(**config.NUMBA_JIT_OPTIONS)(_map_blocks)
+map_blocks = njit(**config.NUMBA_JIT_OPTIONS)(_map_blocks)  # also called by the kernels' one-call paths
+_map_blocks_jit = map_blocks
 _gradients_jit = njit(**config.NUMBA_JIT_OPTIONS)(_gradients)
 
 

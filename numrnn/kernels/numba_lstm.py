@@ -57,7 +57,8 @@ from numba import njit
 from numrnn import config, parallel
 from numrnn.kernels import numba_layer as layer
 from numrnn.kernels.numba_checks import check_grad, check_layer
-from numrnn.kernels.numba_gemm import check_gemm, gemm_panels, pack_panels, panel_width
+from numrnn.kernels.numba_gemm import check_gemm, gemm_panels, pack_panels, packed, panel_width
+from numrnn.kernels.numba_layer import map_blocks
 from numrnn.kernels.numba_math import gate_sigmoid, sigmoid_grad, tanh, tanh_grad
 from numrnn.kernels.numba_sync import publish
 from numrnn.kernels.workspace import scratch
@@ -235,7 +236,35 @@ _sigmoid_gate = njit(**config.NUMBA_JIT_OPTIONS)(_sigmoid_gate)  # called by the
 _cell_input = njit(**config.NUMBA_JIT_OPTIONS)(_cell_input)
 _cell_output = njit(**config.NUMBA_JIT_OPTIONS)(_cell_output)
 _copy_rows = njit(**config.NUMBA_JIT_OPTIONS)(_copy_rows)
-_forward_rows_jit = njit(**config.NUMBA_JIT_OPTIONS)(_forward_rows)
+def _forward_serial(x, w_ih, w_hh, w_hr, has_proj, bias, hs, cs, gates, tanh_c, ms, blocks, use_tiles):
+    """The whole forward in one compiled call, for a schedule that runs it all on this
+    thread (the Python around separate calls costs microseconds: at N = 1 and T = 1000 a
+    noticeable part of the forward): the input projection, the packing, the loop.
+    ``w_hr`` (P, H) only with ``has_proj``."""
+    N, H = cs.shape[1], cs.shape[2]
+    dtype = hs.dtype
+    map_blocks(x, w_ih.T, gates, blocks, 0, blocks.shape[0])
+    e2 = np.empty((0, 0), dtype=dtype)
+    if use_tiles:
+        wp = packed(w_hh.T, 4)
+        rec = np.empty((N, wp.shape[0] * wp.shape[2]), dtype=dtype)
+        if has_proj:
+            wp_r = packed(w_hr.T, 1)
+        else:
+            wp_r = np.empty((0, H, wp.shape[2]), dtype=dtype)
+        proj_buf = np.empty((N, wp_r.shape[0] * wp_r.shape[2]), dtype=dtype)
+        _forward_rows(gates, wp, e2, bias, wp_r, e2, has_proj, True, hs, cs, tanh_c, ms, rec, proj_buf, 0, N)
+    else:
+        e3 = np.empty((0, 0, 2), dtype=dtype)
+        rec = np.empty((N, w_hh.shape[0]), dtype=dtype)
+        w_hr_t = np.ascontiguousarray(w_hr.T) if has_proj else e2
+        _forward_rows(gates, e3, np.ascontiguousarray(w_hh.T), bias, e3, w_hr_t, has_proj, False, hs, cs,
+                      tanh_c, ms, rec, e2, 0, N)
+
+
+_forward_rows = njit(**config.NUMBA_JIT_OPTIONS)(_forward_rows)  # called by _forward_serial too
+_forward_rows_jit = _forward_rows
+_forward_serial_jit = njit(**config.NUMBA_JIT_OPTIONS)(_forward_serial)
 _backward_rows_jit = njit(**config.NUMBA_JIT_OPTIONS)(_backward_rows)
 
 
@@ -288,6 +317,12 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, use_loo
     gates = np.empty((T, N, 4 * H), dtype=dtype)
     tanh_c = np.empty((T, N, H), dtype=dtype)
     ms = np.empty((T if has_proj else 0, N, H), dtype=dtype)
+    if layer.serial(sched):  # everything on this thread: one compiled call
+        with parallel.blas_limit():
+            _forward_serial_jit(x, w_ih, w_hh, w_hr if has_proj else np.zeros((0, 0), dtype=dtype), has_proj,
+                                bias, hs, cs, gates, tanh_c, ms, sched.blocks, use_tiles)
+        cache = LSTMKernelCache(x, hs, cs, gates, tanh_c, ms, w_ih, w_hh, w_hr, b_ih is not None, use_tiles)
+        return hs[1:], cs[1:], cache
     with parallel.blas_limit():  # BLAS on at most NUMRNN_THREADS (one while tasks run)
         layer.project_input(x, w_ih.T, gates, sched)
         # the weights' packed or contiguous copies, made per call: weights may change

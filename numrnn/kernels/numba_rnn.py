@@ -49,7 +49,8 @@ from numrnn import config, parallel
 from numrnn.functional.activations import check_nonlinearity
 from numrnn.kernels import numba_layer as layer
 from numrnn.kernels.numba_checks import check_grad, check_layer
-from numrnn.kernels.numba_gemm import check_gemm, gemm_panels, pack_panels, panel_width
+from numrnn.kernels.numba_gemm import check_gemm, gemm_panels, pack_panels, packed, panel_width
+from numrnn.kernels.numba_layer import map_blocks
 from numrnn.kernels.numba_math import relu, relu_grad, tanh, tanh_grad
 from numrnn.kernels.numba_sync import publish
 from numrnn.kernels.workspace import scratch
@@ -128,7 +129,25 @@ def _backward_rows(dh, hs, wp, w_hh, da, carry, is_relu, use_tiles, blocks, prog
             b -= 1
 
 
-_forward_rows_jit = njit(**config.NUMBA_JIT_OPTIONS)(_forward_rows)
+def _forward_serial(x, w_ih, w_hh, bias, hs, blocks, is_relu, use_tiles):
+    """The whole forward in one compiled call, for a schedule that runs it all on this
+    thread (the Python around a call costs microseconds, at T = 1000 and N = 1 a tenth
+    of the forward): the input projection into ``hs[1:]``, the packing, the loop."""
+    N, H = hs.shape[1], hs.shape[2]
+    map_blocks(x, w_ih.T, hs[1:], blocks, 0, blocks.shape[0])
+    if use_tiles:
+        wp = packed(w_hh.T, 1)
+        rec = np.empty((N, wp.shape[0] * wp.shape[2]), dtype=hs.dtype)
+        _forward_rows(hs, wp, np.empty((0, 0), dtype=hs.dtype), bias, rec, is_relu, True, 0, N)
+    else:
+        rec = np.empty((N, H), dtype=hs.dtype)
+        _forward_rows(hs, np.empty((0, H, 2), dtype=hs.dtype), np.ascontiguousarray(w_hh.T), bias, rec,
+                      is_relu, False, 0, N)
+
+
+_forward_rows = njit(**config.NUMBA_JIT_OPTIONS)(_forward_rows)  # called by _forward_serial too
+_forward_rows_jit = _forward_rows
+_forward_serial_jit = njit(**config.NUMBA_JIT_OPTIONS)(_forward_serial)
 _backward_rows_jit = njit(**config.NUMBA_JIT_OPTIONS)(_backward_rows)
 
 
@@ -172,6 +191,11 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", us
     sched = layer.schedule(T, N, 2.0 * T * N * H * H, 2.0 * T * N * H * D, use_tiles)
     hs = np.empty((T + 1, N, H), dtype=dtype)
     hs[0] = h0
+    is_relu = nonlinearity == "relu"
+    if layer.serial(sched):  # everything on this thread: one compiled call
+        with parallel.blas_limit():
+            _forward_serial_jit(x, w_ih, w_hh, bias, hs, sched.blocks, is_relu, use_tiles)
+        return hs[1:], RNNKernelCache(x, hs, w_ih, w_hh, b_ih is not None, nonlinearity, use_tiles)
     with parallel.blas_limit():  # BLAS on at most NUMRNN_THREADS (one while tasks run)
         layer.project_input(x, w_ih.T, hs[1:], sched)
         wp = _packed(w_hh.T, use_tiles)  # made per call: weights may change between calls
@@ -179,7 +203,6 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", us
         rec = scratch("rnn_rec", (N, wp.shape[0] * wp.shape[2] if use_tiles else H), dtype)
         if use_tiles:
             check_gemm(hs[0], wp, rec)
-        is_relu = nonlinearity == "relu"
         layer.run_loop(sched, lambda n0, n1: _forward_rows_jit(hs, wp, w_hh_t, bias, rec, is_relu,
                                                                use_tiles, n0, n1))
     cache = RNNKernelCache(x, hs, w_ih, w_hh, b_ih is not None, nonlinearity, use_tiles)

@@ -72,7 +72,7 @@ NUMBA_BLOCK_ROWS = 512
 #: these sizes, handing work to another thread (tens of microseconds to wake it) costs
 #: more than it saves.
 NUMBA_SPLIT_MIN_ROWS = 8
-NUMBA_SPLIT_MIN_FLOPS = 2e7
+NUMBA_SPLIT_MIN_FLOPS = 5e7
 NUMBA_GEMM_SPLIT_MIN_FLOPS = 3e7
 
 #: When the loop is not split, the weight gradients of finished time blocks run on a

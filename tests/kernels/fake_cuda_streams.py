@@ -72,11 +72,11 @@ class FakeStream:
         self.records: list = []
 
     def __enter__(self):
-        self.fake.stack.append(self)
+        self.fake.streams.append(self)
         return self
 
     def __exit__(self, *exc):
-        self.fake.stack.pop()
+        self.fake.streams.pop()
 
     def synchronize(self):
         self.fake.check_not_capturing(f"synchronize stream {self.ptr:#x}")
@@ -108,7 +108,7 @@ class FakeCupy(types.ModuleType):
         self.launches: list = []  # (kernel name, stream ptr, recorded instead of run)
         self._roots: dict = {}
         self._next_ptr = 0x1000
-        self.stack = [FakeStream(self, current_ptr)]
+        self.streams = [FakeStream(self, current_ptr)]
         fake = self
 
         class Stream(FakeStream):
@@ -130,13 +130,13 @@ class FakeCupy(types.ModuleType):
     # -- streams --------------------------------------------------------------------------------
     @property
     def current(self) -> FakeStream:
-        return self.stack[-1]
+        return self.streams[-1]
 
     def capturing_stream(self):
         return next((s for s in self._streams() if s.capturing), None)
 
     def _streams(self):
-        return list(dict.fromkeys(self.stack))
+        return list(dict.fromkeys(self.streams))
 
     def check_not_capturing(self, what: str) -> None:
         s = self.capturing_stream()

@@ -502,9 +502,9 @@ PARITY = {np.float64: (1e-10, 1e-9), np.float32: (1e-5, 1e-4)}  # (forward, grad
 def test_multiblock_parity_grid(rng, monkeypatch, dtype, layers, bidirectional, batch_first, bias,
                                 nonlinearity):
     """The grid of test_cupy_rnn_gpu.py on NUMRNN_CUPY_PATH=multiblock: H = 5 split over two
-    blocks of 3 units (the second partly idle), 4 threads for 6 outputs, one launch per step."""
+    blocks of 3 units (the second partly idle), 2 threads for 6 outputs, one launch per step."""
     monkeypatch.setattr(config, "MULTIBLOCK_MAX_BLOCKS", 2)
-    monkeypatch.setattr(config, "MULTIBLOCK_THREADS", 4)
+    monkeypatch.setattr(config, "MULTIBLOCK_THREADS", 2)
     monkeypatch.setenv("NUMRNN_CUPY_PATH", "multiblock")
     kw = dict(input_size=3, hidden_size=5, num_layers=layers, bidirectional=bidirectional,
               batch_first=batch_first, bias=bias, nonlinearity=nonlinearity, dtype=dtype, seed=7)
@@ -581,7 +581,7 @@ def test_the_capture_stand_in_catches_allocation_and_synchronisation(monkeypatch
     with pytest.raises(CaptureError, match="synchronize"):
         capture(lambda stream: fake.cuda.get_current_stream().synchronize())
     with pytest.raises(CaptureError, match="is capturing"):
-        capture(lambda stream: fake.enqueue("kernel", lambda: None, stream=fake.stack[0]))
+        capture(lambda stream: fake.enqueue("kernel", lambda: None, stream=fake.streams[0]))
     graph = capture(lambda stream: fake.add(buf, 1.0, out=buf))  # into its own memory: recorded
     assert np.array_equal(buf, [1, 1, 1, 1])  # the warm-up ran once, the capture did not run
     graph.launch()

@@ -6,8 +6,9 @@
 Shapes are (N, T, I, H): batch, time steps, input size, hidden size; one layer, tanh,
 float32, the same weights in both (numrnn's state_dict loaded into torch). Two passes:
 
-    forward   out, h_n = rnn(x)
-    train     forward, then backward of sum(out * dout) into every weight (no optimizer step)
+    forward   out, h_n = rnn(x)   (PyTorch under no_grad, its fastest forward)
+    train     gradients reset, forward, then backward of sum(out * dout) into the input and
+              every weight (no optimizer step), as in the CPU suite (benchmarks/README.md)
 
 numrnn runs on each GPU path asked for that applies to the shape (``auto`` is what a user
 gets; ``NUMRNN_CUPY_PATH`` forces the others). A kernel path that fails is reported and
@@ -214,6 +215,7 @@ def bench_numrnn(cp, N, T, I, H, path, x, dout, repeats) -> dict:
             m(x)
 
         def train():
+            m.zero_grad()
             m(x)
             m.backward(dout)
 
@@ -240,6 +242,7 @@ def bench_torch(torch, N, T, I, H, state, x_np, dout_np, repeats) -> tuple:
             t_rnn(tx)
 
     def train():
+        t_rnn.zero_grad(set_to_none=True)
         out, _ = t_rnn(tx)
         out.backward(tdout)
 

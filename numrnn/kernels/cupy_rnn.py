@@ -27,8 +27,8 @@ than in every line: the input projection ``x_t @ w_ih.T`` of all T steps is one 
 before the time loop, and after BPTT the gradients ``dx``, ``dw_ih``, ``dw_hh`` and
 ``db`` are one GEMM (or sum) each over all T steps, from the saved ``da_t``:
 
-    dx    = da @ w_ih                 (T*N, H) @ (H, D)
-    dw_ih = da.T @ x                  (H, T*N) @ (T*N, D)
+    dx    = da @ w_ih                 (T*N, H) @ (H, I)
+    dw_ih = da.T @ x                  (H, T*N) @ (T*N, I)
     dw_hh = da.T @ [h0, h_1 .. h_{T-1}]
     db    = sum over t and n of da
 
@@ -57,10 +57,10 @@ class CupyRNNCache(NamedTuple):
     """What :func:`rnn_backward` needs from :func:`rnn_forward`."""
 
     path: str  # the path taken: "persistent", "multiblock", "steps" or "reference"
-    x: object  # (T, N, D)
+    x: object  # (T, N, I)
     h0: object  # (N, H)
     h: object  # (T, N, H) every step's state, f' is computed from it
-    w_ih: object  # (H, D)
+    w_ih: object  # (H, I)
     w_hh: object  # (H, H)
     has_bias: bool
     nonlinearity: str
@@ -215,7 +215,7 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
 
     Parameters
     ----------
-    x : (T, N, D) inputs.   h0 : (N, H).   w_ih : (H, D).   w_hh : (H, H).
+    x : (T, N, I) inputs.   h0 : (N, H).   w_ih : (H, I).   w_hh : (H, H).
     b_ih, b_hh : (H,) or None.   nonlinearity : ``"tanh"`` or ``"relu"``.
 
     Returns
@@ -223,7 +223,7 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     h : (T, N, H) hidden state after every step.
     cache : CupyRNNCache for :func:`rnn_backward`.
     """
-    T, N, D = x.shape
+    T, N, I = x.shape
     H = h0.shape[1]
     path = choose_path(N, H, x.dtype)
     return forward_on_path(path, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity)
@@ -243,12 +243,12 @@ def forward_on_path(path, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity=
     xp = get_array_module(x)
     cu = _cuda()
     relu = _relu_flag(nonlinearity)
-    T, N, D = x.shape
+    T, N, I = x.shape
     H = h0.shape[1]
     k = cu.kernels_for(x.dtype)
     h0c, w_hhc = xp.ascontiguousarray(h0), xp.ascontiguousarray(w_hh)
     b_ih_, b_hh_ = _biases(xp, b_ih, b_hh, H, x.dtype)
-    xw = (x.reshape(T * N, D) @ w_ih.T).reshape(T, N, H)  # all steps' input projection: one GEMM
+    xw = (x.reshape(T * N, I) @ w_ih.T).reshape(T, N, H)  # all steps' input projection: one GEMM
     if path in ("persistent", "multiblock"):
         h = xp.empty((T, N, H), dtype=x.dtype)
         dv = cu.device_view
@@ -311,7 +311,7 @@ def rnn_backward(dh, cache: CupyRNNCache):
 
     Returns
     -------
-    dx : (T, N, D);  dh0 : (N, H);  dw_ih : (H, D);  dw_hh : (H, H);
+    dx : (T, N, I);  dh0 : (N, H);  dw_ih : (H, I);  dw_hh : (H, H);
     db_ih, db_hh : (H,), or None without bias.
     """
     return backward_on_path(dh, cache)
@@ -380,10 +380,10 @@ def _steps_backward(xp, k, dh, h, w_hh, relu, capture):
 def _gradients_from_da(xp, da, cache: CupyRNNCache) -> tuple:
     """dx, dw_ih, dw_hh, db_ih, db_hh from every step's da_t: one GEMM (or sum) each."""
     T, N, H = da.shape
-    D = cache.x.shape[2]
+    I = cache.x.shape[2]
     da2 = da.reshape(T * N, H)
-    dx = (da2 @ cache.w_ih).reshape(T, N, D)  # (T, N, D)
-    dw_ih = da2.T @ cache.x.reshape(T * N, D)  # (H, D)
+    dx = (da2 @ cache.w_ih).reshape(T, N, I)  # (T, N, I)
+    dw_ih = da2.T @ cache.x.reshape(T * N, I)  # (H, I)
     h_prev = xp.concatenate([cache.h0[None], cache.h[:-1]], axis=0).reshape(T * N, H)  # h_{t-1}
     dw_hh = da2.T @ h_prev  # (H, H)
     db = da2.sum(axis=0) if cache.has_bias else None  # (H,)

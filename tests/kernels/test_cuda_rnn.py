@@ -47,14 +47,14 @@ def rel(a, b) -> float:
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
 
 
-def problem(rng, T, N, D, H, dtype, bias=True):
+def problem(rng, T, N, I, H, dtype, bias=True):
     """Random inputs, weights and upstream gradients of one layer."""
     def r(*shape, scale=1.0):
         return (scale * rng.standard_normal(shape)).astype(dtype)
 
-    w = dict(w_ih=r(H, D, scale=0.5), w_hh=r(H, H, scale=0.5),
+    w = dict(w_ih=r(H, I, scale=0.5), w_hh=r(H, H, scale=0.5),
              b_ih=r(H) if bias else None, b_hh=r(H) if bias else None)
-    return r(T, N, D), r(N, H), w, r(T, N, H)
+    return r(T, N, I), r(N, H), w, r(T, N, H)
 
 
 # -- the simulator: each kernel against the reference ------------------------------------------
@@ -87,14 +87,14 @@ def test_step_kernels_match_the_activation_and_its_derivative(rng, dtype, nonlin
 def test_persistent_kernels_match_the_reference(rng, dtype, nonlinearity, N):
     from numrnn.kernels import cuda_rnn
 
-    T, D, H = 4, 3, 6
-    x, h0, w, dh = problem(rng, T, N, D, H, dtype)
+    T, I, H = 4, 3, 6
+    x, h0, w, dh = problem(rng, T, N, I, H, dtype)
     h_ref, cache = reference.rnn_forward(x, h0, nonlinearity=nonlinearity, **w)
     dx_ref, dh0_ref, *_ = reference.rnn_backward(dh, cache)
 
     k = cuda_rnn.kernels_for(dtype)
     relu = int(nonlinearity == "relu")
-    xw = (x.reshape(T * N, D) @ w["w_ih"].T).reshape(T, N, H)
+    xw = (x.reshape(T * N, I) @ w["w_ih"].T).reshape(T, N, H)
     h = np.full((T, N, H), np.nan, dtype=dtype)
     cuda_rnn.launch_persistent_forward(k, 0, xw, h0, w["w_hh"], w["b_ih"], w["b_hh"], h, relu)
     assert rel(h, h_ref) < TOL[dtype]
@@ -103,7 +103,7 @@ def test_persistent_kernels_match_the_reference(rng, dtype, nonlinearity, N):
     dh0 = np.full((N, H), np.nan, dtype=dtype)
     cuda_rnn.launch_persistent_backward(k, 0, dh, h, w["w_hh"], da, dh0, relu)
     assert rel(dh0, dh0_ref) < TOL[dtype]
-    assert rel(da.reshape(T * N, H) @ w["w_ih"], dx_ref.reshape(T * N, D)) < TOL[dtype]
+    assert rel(da.reshape(T * N, H) @ w["w_ih"], dx_ref.reshape(T * N, I)) < TOL[dtype]
 
 
 @sim
@@ -116,8 +116,8 @@ def test_paths_match_the_reference_forward_and_backward(rng, dtype, path, nonlin
     """The whole contract, rnn_forward/rnn_backward, with NumPy standing in for CuPy."""
     from numrnn.kernels import cupy_rnn
 
-    T, N, D, H = 3, 2, 4, 5
-    x, h0, w, dh = problem(rng, T, N, D, H, dtype, bias)
+    T, N, I, H = 3, 2, 4, 5
+    x, h0, w, dh = problem(rng, T, N, I, H, dtype, bias)
     inputs = [a.copy() for a in (x, h0, dh, *[v for v in w.values() if v is not None])]
     h_ref, cache_ref = reference.rnn_forward(x, h0, nonlinearity=nonlinearity, **w)
     grads_ref = reference.rnn_backward(dh, cache_ref)
@@ -168,8 +168,8 @@ def test_multiblock_kernels_match_the_reference(rng, monkeypatch, dtype, nonline
     from numrnn.kernels import cuda_rnn
 
     monkeypatch.setattr(config, "MULTIBLOCK_THREADS", 4)  # fewer threads than outputs: each loops
-    T, D, H = 4, 3, 7
-    x, h0, w, dh = problem(rng, T, N, D, H, dtype)
+    T, I, H = 4, 3, 7
+    x, h0, w, dh = problem(rng, T, N, I, H, dtype)
     h_ref, cache = reference.rnn_forward(x, h0, nonlinearity=nonlinearity, **w)
     dx_ref, dh0_ref, *_ = reference.rnn_backward(dh, cache)
 
@@ -178,7 +178,7 @@ def test_multiblock_kernels_match_the_reference(rng, monkeypatch, dtype, nonline
     plan = cuda_rnn.multiblock_launch(N, H, np.dtype(dtype).itemsize, max_blocks)
     assert plan.blocks == min(max_blocks, H) or (max_blocks == 3 and plan.blocks == 3)
     assert len(cuda_rnn.launch_ranges(0, T, plan.blocks)) == (1 if plan.blocks == 1 else T)
-    xw = (x.reshape(T * N, D) @ w["w_ih"].T).reshape(T, N, H)
+    xw = (x.reshape(T * N, I) @ w["w_ih"].T).reshape(T, N, H)
     h = np.full((T, N, H), np.nan, dtype=dtype)
     cuda_rnn.launch_multiblock_forward(k, 0, xw, h0, w["w_hh"], w["b_ih"], w["b_hh"], h, relu,
                                        max_blocks=max_blocks)
@@ -189,7 +189,7 @@ def test_multiblock_kernels_match_the_reference(rng, monkeypatch, dtype, nonline
     dh0 = np.full((N, H), np.nan, dtype=dtype)
     cuda_rnn.launch_multiblock_backward(k, 0, dh, h, w["w_hh"], da, dh0, relu, max_blocks=max_blocks)
     assert rel(dh0, dh0_ref) < tol_b
-    assert rel(da.reshape(T * N, H) @ w["w_ih"], dx_ref.reshape(T * N, D)) < tol_b
+    assert rel(da.reshape(T * N, H) @ w["w_ih"], dx_ref.reshape(T * N, I)) < tol_b
 
 
 # -- compiling for a real GPU, without one -----------------------------------------------------------

@@ -434,10 +434,10 @@ def test_captured_loop_reads_fresh_weights_and_inputs_every_call(rng, monkeypatc
     monkeypatch.setattr(config, "CUDA_ELEMENTWISE_THREADS", 32)
     cupy_rnn.clear_captured_loops()
     capture = ReplayCapture()
-    T, N, D, H = 3, 2, 3, 4
+    T, N, I, H = 3, 2, 3, 4
     for call in range(3):
-        x, h0, dh = (rng.standard_normal(s) for s in ((T, N, D), (N, H), (T, N, H)))
-        w = dict(w_ih=rng.standard_normal((H, D)), w_hh=rng.standard_normal((H, H)),
+        x, h0, dh = (rng.standard_normal(s) for s in ((T, N, I), (N, H), (T, N, H)))
+        w = dict(w_ih=rng.standard_normal((H, I)), w_hh=rng.standard_normal((H, H)),
                  b_ih=rng.standard_normal(H), b_hh=rng.standard_normal(H))
         h, cache = cupy_rnn.forward_on_path("steps", x, h0, nonlinearity=nonlinearity, capture=capture, **w)
         grads = cupy_rnn.backward_on_path(dh, cache, capture=capture)
@@ -527,9 +527,9 @@ def test_multiblock_parity_grid(rng, monkeypatch, dtype, layers, bidirectional, 
 
 
 # -- streams and graph capture, with CuPy's streams and pool stood in for -----------------------------
-def _layer_problem(rng, fake, T=3, N=2, D=3, H=4):
-    host = dict(x=rng.standard_normal((T, N, D)), h0=rng.standard_normal((N, H)),
-                dh=rng.standard_normal((T, N, H)), w_ih=rng.standard_normal((H, D)),
+def _layer_problem(rng, fake, T=3, N=2, I=3, H=4):
+    host = dict(x=rng.standard_normal((T, N, I)), h0=rng.standard_normal((N, H)),
+                dh=rng.standard_normal((T, N, H)), w_ih=rng.standard_normal((H, I)),
                 w_hh=rng.standard_normal((H, H)), b_ih=rng.standard_normal(H), b_hh=rng.standard_normal(H))
     return host, {k: fake.asarray(v) for k, v in host.items()}
 

@@ -57,6 +57,18 @@ def problem(rng, T, N, I, H, dtype, bias=True):
     return r(T, N, I), r(N, H), w, r(T, N, H)
 
 
+@sim
+@pytest.mark.cudasim
+def test_the_simulator_is_numba_cudas():
+    """CI runs the kernels on the CUDA target the GPU machines have: numba-cuda (the dev
+    extra installs it), not Numba's frozen built-in target."""
+    from numrnn.kernels import cuda_toolchain
+
+    status = cuda_toolchain.status()
+    assert status.ok and status.simulator
+    assert status.target.startswith("numba-cuda"), f"the simulator is {status.target}; pip install numba-cuda"
+
+
 # -- the simulator: each kernel against the reference ------------------------------------------
 @sim
 @pytest.mark.cudasim

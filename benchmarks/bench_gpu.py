@@ -97,7 +97,8 @@ def environment(cp, torch) -> list:
         numba_cuda = "not installed"
     status = cuda_toolchain.status()
     return [
-        f"device: {name}, sm_{props['major']}{props['minor']}, {props['multiProcessorCount']} SMs "
+        f"device: {name}, sm_{props.get('major')}{props.get('minor')}, "
+        f"{props.get('multiProcessorCount')} SMs "
         f"(CuPy device {cp.cuda.Device().id}; torch sees {torch.cuda.get_device_name()})",
         f"CUDA runtime {cp.cuda.runtime.runtimeGetVersion()}, driver {cp.cuda.runtime.driverGetVersion()}",
         f"numrnn {numrnn.__version__}, CuPy {cp.__version__} (CUPY_TF32={os.environ.get('CUPY_TF32', '0')}), "

@@ -105,10 +105,10 @@ def toolchain():
 def device(cp):
     props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
     name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-    print(f"CuPy {cp.__version__}: {name}, sm_{props['major']}{props['minor']}, "
-          f"{props['multiProcessorCount']} SMs, {props['sharedMemPerBlockOptin'] // 1024} KiB shared "
-          f"per block (opt-in), runtime {cp.cuda.runtime.runtimeGetVersion()}, "
-          f"driver {cp.cuda.runtime.driverGetVersion()}")
+    optin = props.get("sharedMemPerBlockOptin", 0) // 1024
+    print(f"CuPy {cp.__version__}: {name}, sm_{props.get('major')}{props.get('minor')}, "
+          f"{props.get('multiProcessorCount')} SMs, {optin} KiB shared per block (opt-in), "
+          f"runtime {cp.cuda.runtime.runtimeGetVersion()}, driver {cp.cuda.runtime.driverGetVersion()}")
     from numba import cuda
 
     print(f"Numba sees: {cuda.get_current_device().name} cc {cuda.get_current_device().compute_capability}")

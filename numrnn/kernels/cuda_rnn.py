@@ -1,6 +1,6 @@
 """CUDA kernels of the Elman RNN, written with Numba so that CI can run them without a GPU.
 
-The glue that calls them (cuBLAS products, CUDA graphs, the choice between the two
+The glue that calls them (cuBLAS products, CUDA graphs, streams, the choice between the
 stages) is in ``kernels/cupy_rnn.py``; the equations are those of
 ``functional/rnn.py``. On a GPU the kernels take CuPy arrays (through the CUDA array
 interface); under ``NUMBA_ENABLE_CUDASIM=1`` Numba's simulator runs the very same
@@ -8,7 +8,7 @@ Python bodies on the CPU, one thread at a time, on NumPy arrays, which is how
 ``tests/kernels/test_cuda_rnn.py`` checks them against the reference (and
 ``numba.cuda.compile_ptx`` checks that they compile for a real GPU).
 
-Both stages take the input projection ``xw = x @ w_ih.T`` for all T steps from one
+Every stage takes the input projection ``xw = x @ w_ih.T`` for all T steps from one
 cuBLAS GEMM before the time loop: only ``h_{t-1} @ w_hh.T`` is sequential.
 
 Stage 1, one cuBLAS GEMM and one fused elementwise kernel per step:
@@ -41,8 +41,10 @@ them; there the kernels run one step per launch (:func:`launch_ranges`), the lau
 boundary doing the grid barrier's job, which is why their time loop takes a range.
 
 Every kernel is made once per dtype by :func:`kernels_for` (the dtype of the shared
-arrays and of the constants must be known when Numba compiles), reads its inputs,
-writes only its outputs, and keeps nothing between calls.
+arrays and of the constants must be known when Numba compiles; their types, and those
+of :func:`signatures`, come from the CUDA target's own namespace through
+``cuda_toolchain.scalar_type``), reads its inputs, writes only its outputs, and keeps
+nothing between calls.
 """
 
 from __future__ import annotations

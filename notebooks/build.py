@@ -1,0 +1,105 @@
+"""Build the notebooks from their jupytext sources, and run them.
+
+The notebooks are kept as jupytext "percent" files (``notebooks/*.py`` with ``# %%``
+cells), so that a change reads as a diff; the ``.ipynb`` files are built from them and
+not committed.
+
+    python notebooks/build.py            # write notebooks/<name>.ipynb (no outputs)
+    python notebooks/build.py --run      # ... and execute them, outputs saved (make notebooks)
+    python notebooks/build.py --run tutorial_hello diagnostics   # some of them
+
+A notebook runs in a fresh kernel of *this* Python (the one running this script, so
+the virtual environment's), with ``notebooks/`` as its working folder. ``--run``
+exits with status 1 when a notebook raises, after running the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+KERNEL_NAME = "python3"
+
+
+def sources(names=()) -> list:
+    """The notebook sources: ``notebooks/*.py`` with a jupytext header, or the named ones."""
+    found = sorted(p for p in HERE.glob("*.py") if "jupytext:" in p.read_text(encoding="utf-8")[:400])
+    if not names:
+        return found
+    by_name = {p.stem: p for p in found}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise SystemExit(f"no notebook source named {', '.join(missing)}; there are: {', '.join(by_name)}")
+    return [by_name[n] for n in names]
+
+
+def read(path):
+    """The notebook of a percent-format source (nbformat's NotebookNode)."""
+    import jupytext
+
+    nb = jupytext.read(path)
+    nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def _kernel_manager():
+    """A kernel manager that starts ipykernel with ``sys.executable``, whatever kernel specs
+    are installed on the machine (a user's "python3" could point at another Python)."""
+    from jupyter_client.kernelspec import KernelSpec
+    from jupyter_client.manager import KernelManager
+
+    class ThisPython(KernelManager):
+        @property
+        def kernel_spec(self):
+            return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                              display_name="Python 3", language="python")
+
+    return ThisPython(kernel_name=KERNEL_NAME)
+
+
+def execute(nb, cwd=HERE, timeout: int = 300):
+    """Run every cell of ``nb`` in a fresh kernel of this Python; returns ``nb`` with outputs.
+
+    Raises nbclient's ``CellExecutionError`` at the first cell that raises.
+    """
+    from nbclient import NotebookClient
+
+    client = NotebookClient(nb, km=_kernel_manager(), timeout=timeout,
+                            resources={"metadata": {"path": str(cwd)}})
+    client.execute()
+    return nb
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python notebooks/build.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help="notebooks to build (default: all)")
+    parser.add_argument("--run", action="store_true", help="execute them and save the outputs")
+    args = parser.parse_args(argv)
+    import nbformat
+    from nbclient.exceptions import CellExecutionError
+
+    failed = []
+    for src in sources(args.names):
+        nb = read(src)
+        target = src.with_suffix(".ipynb")
+        if args.run:
+            start = time.perf_counter()
+            try:
+                execute(nb)
+                print(f"ran {src.name} in {time.perf_counter() - start:.1f} s")
+            except CellExecutionError as exc:
+                failed.append(src.name)
+                print(f"FAILED {src.name}:\n{exc}", file=sys.stderr)
+        nbformat.write(nb, target)
+        print(f"wrote {target.relative_to(HERE.parent)}")
+    if failed:
+        print(f"notebooks that raised: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""The notebooks (jupytext sources in notebooks/) execute top to bottom in a kernel of this
+Python; each ends with assertions on what it computed."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("notebook_build", ROOT / "notebooks" / "build.py")
+build = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(build)
+
+TUTORIALS = ["diagnostics", "tutorial_chars", "tutorial_classify", "tutorial_hello", "tutorial_sine"]
+
+
+def test_every_tutorial_has_a_notebook_source():
+    names = [p.stem for p in build.sources()]
+    assert set(TUTORIALS) <= set(names)
+    assert "build" not in names  # the runner itself is not a notebook
+
+
+def test_unknown_name_is_refused():
+    with pytest.raises(SystemExit, match="no notebook source named nope"):
+        build.sources(["nope"])
+
+
+def test_kernel_is_this_python(tmp_path):
+    source = tmp_path / "probe.py"
+    source.write_text("# ---\n# jupyter:\n#   jupytext:\n#     formats: py:percent\n# ---\n\n"
+                      "# %%\nimport sys\nprint(sys.executable)\n", encoding="utf-8")
+    nb = build.execute(build.read(source), cwd=tmp_path, timeout=60)
+    assert nb.cells[0].outputs[0]["text"].strip() == sys.executable
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_notebook_runs_top_to_bottom(name):
+    (source,) = build.sources([name])
+    nb = build.execute(build.read(source), timeout=600)
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "".join(o.get("text", "") for o in outputs)
+    if name.startswith("tutorial"):  # the tutorials say which code ran: the textbook
+        assert "ran numrnn/functional/" in text and "the NumPy reference" in text

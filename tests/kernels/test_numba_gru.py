@@ -90,12 +90,12 @@ def test_kernel_rejects_bad_inputs(rng):
 BAD_FORWARD = [
     ("w_hh", np.zeros((12, 3)), ValueError, r"w_hh must have shape \(3H, H\) = \(12, 4\); got \(12, 3\)"),
     ("w_hh", np.zeros((4, 4)), ValueError, "w_hh must have shape"),
-    ("w_ih", np.zeros((12, 3)), ValueError, r"w_ih must have shape \(3H, D\) = \(12, 2\)"),
+    ("w_ih", np.zeros((12, 3)), ValueError, r"w_ih must have shape \(3H, I\) = \(12, 2\)"),
     ("b_ih", np.zeros(11), ValueError, r"b_ih must have shape \(3H,\) = \(12,\); got \(11,\)"),
     ("b_hh", np.zeros(4), ValueError, "b_hh must have shape"),
     ("b_hh", None, ValueError, "both b_ih and b_hh or neither"),
     ("h0", np.zeros((3, 4)), ValueError, "h0 must have shape"),
-    ("x", np.zeros((3, 0, 2)), ValueError, "T, N, D >= 1"),
+    ("x", np.zeros((3, 0, 2)), ValueError, "T, N, I >= 1"),
     ("w_ih", np.zeros((12, 2), np.float32), TypeError, "w_ih must have dtype float64"),
 ]
 

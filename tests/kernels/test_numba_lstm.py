@@ -99,14 +99,14 @@ def test_kernel_rejects_bad_inputs(rng):
 # N = 1, H = 4 takes the hand-written loops, which index every weight without checks.
 BAD_FORWARD = [
     ("w_hh", np.zeros((16, 3)), ValueError, r"w_hh must have shape \(4H, P\) = \(16, 4\); got \(16, 3\)"),
-    ("w_ih", np.zeros((12, 2)), ValueError, r"w_ih must have shape \(4H, D\) = \(16, 2\)"),
+    ("w_ih", np.zeros((12, 2)), ValueError, r"w_ih must have shape \(4H, I\) = \(16, 2\)"),
     ("b_ih", np.zeros(15), ValueError, r"b_ih must have shape \(4H,\) = \(16,\); got \(15,\)"),
     ("b_hh", np.zeros(4), ValueError, "b_hh must have shape"),
     ("b_hh", None, ValueError, "both b_ih and b_hh or neither"),
     ("c0", np.zeros((2, 4)), ValueError, "c0 must have shape"),
     ("c0", np.zeros((1, 5)), ValueError, "h0 .* and c0 .* must have the same size"),
     ("h0", np.zeros((1, 3)), ValueError, "h0 .* and c0 .* must have the same size"),
-    ("x", np.zeros((3, 1, 2, 1)), ValueError, r"x must have shape \(T, N, D\)"),
+    ("x", np.zeros((3, 1, 2, 1)), ValueError, r"x must have shape \(T, N, I\)"),
 ]
 BAD_PROJ_FORWARD = [  # proj_size P = 3
     ("w_hr", np.zeros((3, 5)), ValueError, r"w_hr must have shape \(P, H\) = \(3, 4\); got \(3, 5\)"),

@@ -94,15 +94,15 @@ def test_kernel_rejects_bad_inputs(rng):
 BAD_FORWARD = [
     ("w_hh", np.zeros((4, 3)), ValueError, r"w_hh must have shape \(H, H\) = \(4, 4\); got \(4, 3\)"),
     ("w_hh", np.zeros((3, 4)), ValueError, "w_hh must have shape"),
-    ("w_ih", np.zeros((4, 3)), ValueError, r"w_ih must have shape \(H, D\) = \(4, 2\)"),
+    ("w_ih", np.zeros((4, 3)), ValueError, r"w_ih must have shape \(H, I\) = \(4, 2\)"),
     ("b_ih", np.zeros(3), ValueError, r"b_ih must have shape \(H,\) = \(4,\); got \(3,\)"),
     ("b_hh", np.zeros(3), ValueError, "b_hh must have shape"),
     ("b_hh", None, ValueError, "both b_ih and b_hh or neither"),
     ("h0", np.zeros((2, 4)), ValueError, "h0 must have shape"),
     ("h0", np.zeros(4), ValueError, "h0 must have shape"),
     ("h0", [[0.0] * 4], TypeError, "h0 must be a NumPy array"),
-    ("x", np.zeros((3, 2)), ValueError, r"x must have shape \(T, N, D\)"),
-    ("x", np.zeros((0, 1, 2)), ValueError, "T, N, D >= 1"),
+    ("x", np.zeros((3, 2)), ValueError, r"x must have shape \(T, N, I\)"),
+    ("x", np.zeros((0, 1, 2)), ValueError, "T, N, I >= 1"),
     ("b_ih", np.zeros(4, dtype=np.float32), TypeError, "b_ih must have dtype float64"),
 ]
 

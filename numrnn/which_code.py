@@ -10,15 +10,21 @@ demo, the ``train`` examples, ``gradcheck`` and the notebooks print it.
 
 from __future__ import annotations
 
-REFERENCE = "numrnn.functional"
+REFERENCE = "numrnn.functional"  # the textbook
+GENERIC = "numrnn.cells.generic"  # a user's CellSpec, stepped by the generic loop
 
 
 def _describe(kernels: str, backend: str | None) -> str:
-    path = kernels.replace(".", "/") + ".py" if kernels.startswith("numrnn.") else kernels
-    if kernels.startswith(REFERENCE):
-        return f"{path}, the NumPy reference (the textbook)"
+    name, _, path = kernels.partition(" (")  # "numrnn.kernels.cupy_rnn (reference)": a kernel's own path
+    file = name.replace(".", "/") + ".py" if name.startswith("numrnn.") else name
+    if name.startswith(REFERENCE):
+        return f"{file}, the NumPy reference (the textbook)"
+    if name.startswith(GENERIC):
+        return f"{file}, the generic BPTT loop over the cell's own step functions"
     kind = {"numba": "the Numba kernel (compiled)", "cupy": "the CuPy/CUDA kernel"}.get(backend, "a kernel")
-    return f"{path}, {kind}; backend='numpy' runs the textbook in numrnn/functional/ instead"
+    if path:
+        kind += f", path: {path.rstrip(')')}"
+    return f"{file}, {kind}; backend='numpy' runs the textbook in numrnn/functional/ instead"
 
 
 def which_code(model, probe=None) -> str:
@@ -43,6 +49,8 @@ def which_code(model, probe=None) -> str:
         if not hasattr(m, "last_kernels"):
             continue  # not a recurrent layer: Linear, Embedding, ... have one implementation
         name = type(m).__name__
+        if name == "Recurrent" and hasattr(m, "cell"):  # nr.Recurrent over a CellSpec
+            name = f"Recurrent({m.cell.name})"
         if m.last_kernels is None:
             lines.append(f"{name} has not run a forward yet")
         else:

@@ -46,10 +46,30 @@ def test_demo_says_which_code_ran_in_every_part(capsys):
 
 def test_gradcheck_says_which_code_was_checked(capsys):
     assert main(["gradcheck", "--cell", "lstm", "--backend", "numpy", "--seq-len", "3"]) == 0
-    assert "which code was checked: LSTM ran " + REFERENCE.format(cell="lstm") in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "which code was checked: Recurrent(lstm) ran " + REFERENCE.format(cell="lstm") in out
 
 
 def test_hello_example_says_which_code_ran(tmp_path, capsys):
     args = ["train", "hello", "--backend", "numpy", "--steps", "2", "--out", str(tmp_path), "--no-progress"]
     main(args)
     assert capsys.readouterr().out.count("which code ran: RNN ran " + REFERENCE.format(cell="rnn")) == 2
+
+
+def test_a_users_cell_runs_the_generic_loop():
+    from numrnn.cells import CellSpec
+    from numrnn.cells.rnn import step_backward, step_forward
+
+    spec = CellSpec(name="elman_again", gates=1, states=("h",), step_forward=step_forward,
+                    step_backward=step_backward)
+    layer = nr.Recurrent(spec, 3, 4, dtype=np.float64)
+    line = which_code(layer, probe=np.zeros((2, 1, 3)))
+    assert line == ("Recurrent(elman_again) ran numrnn/cells/generic.py, "
+                    "the generic BPTT loop over the cell's own step functions")
+
+
+def test_a_kernel_that_names_its_path():
+    layer = nr.RNN(3, 4, backend="numpy")
+    layer.last_backend, layer.last_kernels = "cupy", "numrnn.kernels.cupy_rnn (reference)"
+    assert which_code(layer) == ("RNN ran numrnn/kernels/cupy_rnn.py, the CuPy/CUDA kernel, path: reference; "
+                                 "backend='numpy' runs the textbook in numrnn/functional/ instead")

@@ -60,12 +60,31 @@ def _kernel_manager():
     return ThisPython(kernel_name=KERNEL_NAME)
 
 
-def execute(nb, cwd=HERE, timeout: int = 300):
+def inject(nb, parameters: dict):
+    """Set ``parameters`` (name -> value) in ``nb``: a cell of assignments is inserted after
+    the cell tagged "parameters" (papermill's convention), which keeps the defaults."""
+    import nbformat
+
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    if not tagged:
+        raise ValueError("the notebook has no cell tagged 'parameters' to set values after")
+    code = "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
+    cell = nbformat.v4.new_code_cell(code, metadata={"tags": ["injected-parameters"]})
+    nb.cells.insert(tagged[0] + 1, cell)
+    return nb
+
+
+def execute(nb, cwd=HERE, timeout: int = 300, parameters: dict | None = None):
     """Run every cell of ``nb`` in a fresh kernel of this Python; returns ``nb`` with outputs.
 
-    Raises nbclient's ``CellExecutionError`` at the first cell that raises.
+    ``parameters`` are set after the cell tagged "parameters" (:func:`inject`). Raises
+    nbclient's ``CellExecutionError`` at the first cell that raises; the cells before it
+    keep their outputs, and the failing cell its error output.
     """
     from nbclient import NotebookClient
+
+    if parameters:
+        inject(nb, parameters)
 
     client = NotebookClient(nb, km=_kernel_manager(), timeout=timeout,
                             resources={"metadata": {"path": str(cwd)}})

@@ -44,3 +44,15 @@ def test_notebook_runs_top_to_bottom(name):
     text = "".join(o.get("text", "") for o in outputs)
     if name.startswith("tutorial"):  # the tutorials say which code ran: the textbook
         assert "ran numrnn/functional/" in text and "the NumPy reference" in text
+
+
+def test_parameters_are_set_after_the_tagged_cell(tmp_path):
+    source = tmp_path / "params.py"
+    source.write_text("# ---\n# jupyter:\n#   jupytext:\n#     formats: py:percent\n# ---\n\n"
+                      '# %% tags=["parameters"]\nFOLDER = "default"\n\n# %%\nprint(FOLDER)\n',
+                      encoding="utf-8")
+    nb = build.execute(build.read(source), cwd=tmp_path, timeout=60, parameters={"FOLDER": "given"})
+    assert nb.cells[1].metadata["tags"] == ["injected-parameters"]
+    assert nb.cells[-1].outputs[0]["text"].strip() == "given"
+    with pytest.raises(ValueError, match="no cell tagged 'parameters'"):
+        build.inject(build.read(ROOT / "notebooks" / "tutorial_hello.py"), {"X": 1})

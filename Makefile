@@ -10,7 +10,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 # thread each for tests, benchmarks pin their own (see benchmarks/README.md).
 TEST_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help demo test test-fast test-gpu-sim test-gpu lint format gradcheck bench bench-gpu clean \
+.PHONY: help demo test test-fast test-gpu-sim test-gpu lint format gradcheck golden bench bench-gpu clean \
         notebooks diagrams
 
 help:
@@ -18,6 +18,7 @@ help:
 	@echo "make test        the whole test suite (makes .venv with the test extras)"
 	@echo "make lint        ruff"
 	@echo "make gradcheck   gradient-check table of a 2-layer bidirectional RNN"
+	@echo "make golden      rewrite the exercises' golden values (numrnn/exercises/golden.npz) from the reference"
 	@echo "make notebooks   build notebooks/*.ipynb from their jupytext sources and run them (make test runs them too)"
 	@echo "make diagrams    redraw the diagrams of docs/img (unrolled RNN, LSTM and GRU cells)"
 	@echo "make bench       CPU benchmarks against PyTorch (writes benchmarks/results/)"
@@ -82,6 +83,10 @@ format: $(VENV)/.stamp-test
 
 gradcheck: $(VENV)/.stamp-run
 	$(TEST_ENV) $(PY) -m numrnn gradcheck --layers 2 --bidirectional
+
+# tests/exercises/test_golden.py fails when the shipped file no longer equals the reference.
+golden: $(VENV)/.stamp-run
+	$(TEST_ENV) $(PY) -m numrnn.exercises.golden
 
 # notebooks/*.py are jupytext sources; the .ipynb built here (with outputs) are not committed.
 notebooks: $(VENV)/.stamp-test

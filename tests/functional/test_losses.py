@@ -117,3 +117,18 @@ def test_cross_entropy_accepts_list_logits_and_refuses_integer_ones():
     assert loss == pytest.approx(np.log(2)) and dz.dtype == np.float64
     with pytest.raises(TypeError, match="logits must hold floats"):
         nr.cross_entropy(np.array([[1, 2]]), np.array([0]))
+
+
+def test_textbook_pair_is_what_cross_entropy_runs(logits_targets):
+    """cross_entropy = its checks + softmax_cross_entropy_forward/backward (the exercise pair)."""
+    from numrnn.functional.losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+    z, y = logits_targets
+    mask = np.ones(y.shape, dtype=bool)
+    mask[1, 2] = False
+    loss, cache = softmax_cross_entropy_forward(z, y, mask)
+    want_loss, want_dz = nr.cross_entropy(z, y, mask=mask)
+    assert loss == want_loss
+    np.testing.assert_array_equal(softmax_cross_entropy_backward(1.0, cache), want_dz)
+    np.testing.assert_allclose(softmax_cross_entropy_backward(2.5, cache), 2.5 * want_dz, rtol=1e-15)
+    all_counted, _ = softmax_cross_entropy_forward(z, y)
+    assert all_counted == pytest.approx(nr.cross_entropy(z, y)[0], rel=1e-15)

@@ -154,3 +154,29 @@ def test_nr_adagrad_reproduces_min_char_rnn_with_the_documented_settings(chunk):
         opt.step()
     for k in p:
         np.testing.assert_allclose(q[k], p[k], rtol=1e-12, atol=1e-15, err_msg=k)
+
+
+def test_check_function_passes_minimal_as_a_forward_backward_pair(chunk):
+    """minimal.py's loss_and_grads, wrapped in the textbook's convention, checked entry by entry."""
+    import numrnn as nr
+
+    p, inputs, targets, h0 = chunk
+
+    def forward(w_ih, w_hh, b, w_hy, b_y):
+        params = dict(w_ih=w_ih, w_hh=w_hh, b=b, w_hy=w_hy, b_y=b_y)
+        loss, grads, _ = minimal.loss_and_grads(params, inputs, targets, h0)
+        return np.array(loss), grads
+
+    def backward(dloss, grads):
+        return tuple(float(dloss) * grads[k] for k in ("w_ih", "w_hh", "b", "w_hy", "b_y"))
+
+    report = nr.check_function(forward, backward, (p["w_ih"], p["w_hh"], p["b"], p["w_hy"], p["b_y"]))
+    assert report.ok, str(report)
+    assert [c.name for c in report.checks] == ["w_ih", "w_hh", "b", "w_hy", "b_y"]
+
+    def broken(dloss, grads):  # a transposed recurrent gradient must fail, on w_hh only
+        g = backward(dloss, grads)
+        return (g[0], g[1].T, *g[2:])
+
+    bad = nr.check_function(forward, broken, (p["w_ih"], p["w_hh"], p["b"], p["w_hy"], p["b_y"]))
+    assert bad.failed == ["w_hh"]

@@ -5,12 +5,20 @@ cells), so that a change reads as a diff; the ``.ipynb`` files are built from th
 not committed.
 
     python notebooks/build.py            # write notebooks/<name>.ipynb (no outputs)
-    python notebooks/build.py --run      # ... and execute them, outputs saved (make notebooks)
+    python notebooks/build.py --run      # ... and run the tutorials, outputs saved (make notebooks)
+    python notebooks/build.py --run --solutions   # ... and the exercises on the solutions
     python notebooks/build.py --run tutorial_hello diagnostics   # some of them
 
 A notebook runs in a fresh kernel of *this* Python (the one running this script, so
 the virtual environment's), with ``notebooks/`` as its working folder. ``--run``
 exits with status 1 when a notebook raises, after running the others.
+
+The exercise notebooks (``exercises_*.py``, cells tagged "exercise") hold no solution:
+they run the student's files from the folder ``FOLDER`` (their "parameters" cell),
+written by ``python -m numrnn exercises make``. Run on a student's folder they stop at
+the first exercise cell with NotImplementedError; on one written with ``--solutions``
+they run top to bottom. Those are their student and solution versions; ``--run``
+builds them without outputs unless ``--solutions`` is given.
 """
 
 from __future__ import annotations
@@ -34,6 +42,11 @@ def sources(names=()) -> list:
     if missing:
         raise SystemExit(f"no notebook source named {', '.join(missing)}; there are: {', '.join(by_name)}")
     return [by_name[n] for n in names]
+
+
+def is_exercise(nb) -> bool:
+    """Whether ``nb`` is an exercise notebook (a cell tagged "exercise")."""
+    return any("exercise" in c.metadata.get("tags", []) for c in nb.cells)
 
 
 def read(path):
@@ -97,18 +110,30 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help="notebooks to build (default: all)")
     parser.add_argument("--run", action="store_true", help="execute them and save the outputs")
+    parser.add_argument("--solutions", action="store_true",
+                        help="with --run, also run the exercise notebooks, on a fresh solutions folder")
     args = parser.parse_args(argv)
+    import tempfile
+
     import nbformat
     from nbclient.exceptions import CellExecutionError
+
+    from numrnn.exercises.student import make
 
     failed = []
     for src in sources(args.names):
         nb = read(src)
         target = src.with_suffix(".ipynb")
-        if args.run:
+        exercise = is_exercise(nb)
+        if args.run and (args.solutions or not exercise):
             start = time.perf_counter()
             try:
-                execute(nb)
+                if exercise:
+                    with tempfile.TemporaryDirectory() as tmp:
+                        make(Path(tmp) / "solutions", solutions=True)
+                        execute(nb, parameters={"FOLDER": str(Path(tmp) / "solutions")})
+                else:
+                    execute(nb)
                 print(f"ran {src.name} in {time.perf_counter() - start:.1f} s")
             except CellExecutionError as exc:
                 failed.append(src.name)

@@ -37,9 +37,9 @@ from numrnn.nn.recurrent import Recurrent
 _NO_RESET_BEFORE = (
     "Keras's GRU with reset_after=False computes the candidate as tanh(x W_h + b_h + (r * h) U_h), "
     "with the reset gate applied before the recurrent matrix; PyTorch's and numrnn's GRU compute "
-    "tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn)) (Keras's reset_after=True). No choice of weights "
-    "makes the two equal, so these weights cannot be converted; rebuild the Keras layer with "
-    "reset_after=True (the default since TensorFlow 2)"
+    "tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn)) (Keras's reset_after=True). The two agree only for "
+    "special weights (a diagonal U_h, for one), not in general, so these weights are not converted; "
+    "rebuild the Keras layer with reset_after=True (the default since TensorFlow 2)"
 )
 
 

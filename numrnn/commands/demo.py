@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 import numrnn as nr
+from numrnn import config
 from numrnn.commands.argtypes import positive_int
 from numrnn.data import HELLO_VOCAB, decode, hello_ohlol, one_hot
 from numrnn.diagnostics import hidden_grad_norms
@@ -32,7 +33,7 @@ def add_parser(sub) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epochs", type=positive_int, default=300, help="most epochs for 'hello' (default 300)")
     p.add_argument("--hidden-size", type=positive_int, default=8)
-    p.add_argument("--backend", default="auto", choices=("auto", "numpy", "numba", "cupy"),
+    p.add_argument("--backend", default="auto", choices=config.BACKENDS,
                    help="numpy: the textbook in numrnn/functional/; auto (default): Numba when installed")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=run)

@@ -20,6 +20,7 @@ import numpy as np
 from numrnn._checks import as_float_array, check_positive_int
 from numrnn.backend import get_array_module
 from numrnn.errors import UsageTypeError, UsageValueError
+from numrnn.memory import check_allocation, parameter_bytes
 from numrnn.nn.module import Module
 
 
@@ -34,7 +35,9 @@ class Embedding(Module):
         values count from the end, as in PyTorch).
     dtype, seed : parameter dtype and the seed of the N(0, 1) initialisation.
 
-    Parameter ``weight`` (V, E), initialised from N(0, 1) as PyTorch does.
+    Parameter ``weight`` (V, E), initialised from N(0, 1) as PyTorch does. Sizes beyond
+    the allocation guard's bound raise :class:`numrnn.errors.SizeError` before anything
+    is allocated (:mod:`numrnn.memory`).
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
@@ -51,6 +54,8 @@ class Embedding(Module):
                                       f"{self.num_embeddings}); got {padding_idx}")
             padding_idx = int(padding_idx) % self.num_embeddings
         self.padding_idx = padding_idx
+        check_allocation(parameter_bytes([(self.num_embeddings, self.embedding_dim)], self.dtype),
+                         f"Embedding({self.num_embeddings}, {self.embedding_dim}) (weight and its gradient)")
         self.rng = np.random.default_rng(seed)
         w = self.rng.standard_normal((self.num_embeddings, self.embedding_dim)).astype(self.dtype)
         if padding_idx is not None:

@@ -9,6 +9,7 @@ import numpy as np
 from numrnn._checks import as_float_array, check_positive_int
 from numrnn.errors import UsageValueError
 from numrnn.functional.linear import linear_backward, linear_forward
+from numrnn.memory import check_allocation, parameter_bytes
 from numrnn.nn.module import Module
 
 
@@ -17,7 +18,9 @@ class Linear(Module):
 
     Works on (N, F) and on sequences (T, N, F) alike. Parameters ``weight``
     (out_features, in_features) and ``bias`` (out_features,), initialised from
-    U(-1/sqrt(in_features), 1/sqrt(in_features)) as PyTorch does.
+    U(-1/sqrt(in_features), 1/sqrt(in_features)) as PyTorch does. Sizes beyond the
+    allocation guard's bound raise :class:`numrnn.errors.SizeError` before anything is
+    allocated (:mod:`numrnn.memory`).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
@@ -26,6 +29,9 @@ class Linear(Module):
         self.in_features = check_positive_int(in_features, "in_features", "Linear")
         self.out_features = check_positive_int(out_features, "out_features", "Linear")
         self.bias = bool(bias)
+        shapes = [(self.out_features, self.in_features)] + [(self.out_features,)] * self.bias
+        check_allocation(parameter_bytes(shapes, self.dtype),
+                         f"Linear({self.in_features}, {self.out_features}) (parameters and gradients)")
         self.rng = np.random.default_rng(seed)
         k = 1.0 / math.sqrt(self.in_features)
         self._add_param("weight", self.rng.uniform(-k, k, (self.out_features, self.in_features))

@@ -33,6 +33,8 @@ from numrnn.checkpoint import load_checkpoint, rng_states, save, set_rng_states
 from numrnn.clip import clip_grad_norm, grad_norm
 from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.functional.losses import mse_loss
+from numrnn.nn.module import Module
+from numrnn.progress import Progress
 
 
 class NonFiniteError(FloatingPointError):
@@ -82,17 +84,6 @@ def _unpack_batch(batch):
     return x, y, (batch[2] if len(batch) == 3 else None)
 
 
-def _progress(total: int, initial: int, desc: str, enabled: bool):
-    """A tqdm bar when asked for and installed, else ``None`` (tqdm is optional)."""
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, initial=initial, desc=desc, leave=False, dynamic_ncols=True)
-
-
 class Trainer:
     """Runs epochs of ``(x, y[, lengths])`` batches through a model.
 
@@ -107,12 +98,23 @@ class Trainer:
     seed : seeds the order of the batches (epoch e is shuffled by
         ``default_rng([seed, e])``, so a resumed run sees the same order).
     shuffle : shuffle the batches every epoch.
-    progress : show a tqdm progress bar (ignored when tqdm is not installed).
+    progress : show a progress bar per epoch (:class:`numrnn.progress.Progress`: tqdm's
+        when tqdm is installed, else a line every tenth of the epoch).
     """
 
     def __init__(self, model, optimizer, loss_fn=mse_loss, *, clip_norm: float | None = None,
                  checkpoint_path=None, checkpoint_every: int = 0, seed: int = 0, shuffle: bool = True,
                  progress: bool = False):
+        if not isinstance(model, Module):
+            raise UsageTypeError(f"Trainer: model must be a numrnn Module (e.g. nr.Sequential(...)); got "
+                                 f"{type(model).__name__}")
+        if not all(callable(getattr(optimizer, m, None)) for m in ("step", "zero_grad")):
+            hint = " (pass an optimizer: nr.Adam(model, lr=1e-3))" if isinstance(optimizer, str) else ""
+            raise UsageTypeError(f"Trainer: optimizer must be an optimizer with step() and zero_grad(); got "
+                                 f"{optimizer!r:.60}{hint}")
+        if not callable(loss_fn):
+            raise UsageTypeError(f"Trainer: loss_fn must be a function (pred, y) -> (loss, dpred), e.g. "
+                                 f"nr.mse_loss; got {loss_fn!r:.60}")
         if clip_norm is not None:
             clip_norm = check_real(clip_norm, "clip_norm", "Trainer", low=0, low_open=True)
         every = checkpoint_every
@@ -143,11 +145,22 @@ class Trainer:
     def train_step(self, batch) -> tuple:
         """One update on ``batch``; returns ``(loss, grad_norm before clipping)``."""
         x, y, lengths = _unpack_batch(batch)
+        return self.update(lambda: self._forward(x, lengths), y)
+
+    def update(self, forward, y, loss_fn=None) -> tuple:
+        """The one training step every loop of numrnn takes (``fit`` and ``train_tbptt``).
+
+        ``forward()`` runs the model and returns its prediction; ``loss_fn`` (default
+        :attr:`loss_fn`) turns ``(prediction, y)`` into ``(loss, dprediction)``. The
+        loss, every gradient and every parameter after the update are checked for NaN
+        and inf (:class:`NonFiniteError`). Returns ``(loss, grad_norm before clipping)``.
+        """
+        loss_fn = self.loss_fn if loss_fn is None else loss_fn
         step = self.step + 1
         self.model.train()
         self.optimizer.zero_grad()
-        pred = self._forward(x, lengths)
-        loss, dpred = self.loss_fn(pred, y)
+        pred = forward()
+        loss, dpred = loss_fn(pred, y)
         check_finite_loss(step, loss)
         self.model.backward(dpred)
         check_finite_arrays(step, self.model.grads, "grad")
@@ -201,7 +214,8 @@ class Trainer:
             if n == 0:
                 raise UsageValueError("Trainer.fit: no batches to train on")
             order = self._order(n, self.epoch)
-            bar = _progress(n, self.batch_in_epoch, f"epoch {self.epoch + 1}/{epochs}", self.progress)
+            bar = Progress(n, f"epoch {self.epoch + 1}/{epochs}", self.progress, lines=self.progress,
+                           initial=self.batch_in_epoch, leave=False)
             try:
                 while self.batch_in_epoch < n:
                     if max_steps is not None and self.step >= max_steps:
@@ -212,9 +226,7 @@ class Trainer:
                     self._epoch_losses.append(loss)
                     self.history.loss.append(loss)
                     self.history.grad_norm.append(norm)
-                    if bar is not None:
-                        bar.update(1)
-                        bar.set_postfix(loss=f"{loss:.4g}")
+                    bar.update(loss=loss)
                     if on_step is not None:
                         on_step(self, loss)
                     if self.checkpoint_every and self.step % self.checkpoint_every == 0:
@@ -222,8 +234,7 @@ class Trainer:
                     if self.stop:
                         break
             finally:
-                if bar is not None:
-                    bar.close()
+                bar.close()
             if self.batch_in_epoch < n:
                 break  # stopped inside the epoch
             epoch_loss = float(np.mean(self._epoch_losses))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import numrnn as nr
+from numrnn.errors import UsageError
 
 
 def _data(n_batches=3, seed=0):
@@ -100,7 +101,14 @@ def test_progress_bar_with_and_without_tqdm(monkeypatch, capsys):
     assert "epoch 1/1" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # import tqdm.auto now fails
     hist = _setup(progress=True).fit(_data(), epochs=1)
-    assert len(hist.loss) == 3 and "epoch" not in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert len(hist.loss) == 3 and "epoch" not in captured.err
+    assert "epoch 1/1: step 3/3" in captured.out  # the one Progress helper's fallback: lines
+
+
+def test_no_progress_prints_nothing(capsys):
+    _setup().fit(_data(), epochs=1)
+    assert capsys.readouterr().out == ""
 
 
 def test_fit_function_and_stop_flag():
@@ -129,6 +137,19 @@ def test_misuse():
         tr.fit([], epochs=1)
     with pytest.raises(ValueError, match="clip_norm"):
         nr.Trainer(rnn, nr.SGD(rnn), clip_norm=0)
+
+
+def test_trainer_refuses_a_non_module_a_string_optimizer_and_a_non_callable_loss():
+    """Issue 13 item 6: these were AttributeErrors from deep inside the first step."""
+    model = nr.Sequential(nr.RNN(1, 2), nr.LastStep())
+    with pytest.raises(TypeError, match="Trainer: model must be a numrnn Module .*got dict"):
+        nr.Trainer({"w": np.zeros(2)}, nr.SGD(model))
+    with pytest.raises(TypeError, match=r"optimizer must be an optimizer .*got 'adam' \(pass an optimizer"):
+        nr.Trainer(model, "adam")
+    with pytest.raises(TypeError, match="loss_fn must be a function"):
+        nr.Trainer(model, nr.SGD(model), "mse")
+    with pytest.raises(UsageError):
+        nr.fit(model, "sgd", _data(1))
 
 
 def test_numeric_options_accept_numpy_scalars_and_refuse_strings():

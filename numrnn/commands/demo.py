@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 import numrnn as nr
-from numrnn.commands.argtypes import positive_int
+from numrnn.argtypes import positive_int
 from numrnn.data import HELLO_VOCAB, decode, hello_ohlol, one_hot
 from numrnn.diagnostics import hidden_grad_norms
 

@@ -12,7 +12,7 @@ import argparse
 import numpy as np
 
 import numrnn as nr
-from numrnn.commands.argtypes import nonnegative_int, positive_int
+from numrnn.argtypes import nonnegative_int, positive_int
 
 
 def add_parser(sub) -> None:

@@ -117,3 +117,9 @@ def test_cross_entropy_accepts_list_logits_and_refuses_integer_ones():
     assert loss == pytest.approx(np.log(2)) and dz.dtype == np.float64
     with pytest.raises(TypeError, match="logits must hold floats"):
         nr.cross_entropy(np.array([[1, 2]]), np.array([0]))
+
+
+def test_mse_loss_on_an_empty_batch_is_a_clear_error():
+    """Issue 13 item 6: was a ZeroDivisionError (after a NaN mean and a RuntimeWarning)."""
+    with pytest.raises(ValueError, match=r"mse_loss: pred is empty \(shape \(0, 3\)\)"):
+        nr.mse_loss(np.zeros((0, 3)), np.zeros((0, 3)))

@@ -102,7 +102,7 @@ def check_allocation(nbytes: int, what: str) -> int:
                         f"({format_bytes(machine)})")
     for budget in _budgets():
         if budget.used + nbytes > budget.limit:
-            raise SizeError(f"{what} needs {format_bytes(nbytes)}, more than {budget.what} allows "
+            raise SizeError(f"{what} needs {format_bytes(nbytes)}, more than {budget.what} "
                             f"({format_bytes(budget.limit)}, of which {format_bytes(budget.used)} "
                             "already taken)")
     for budget in _budgets():
@@ -113,7 +113,8 @@ def check_allocation(nbytes: int, what: str) -> int:
 @contextlib.contextmanager
 def allocation_budget(nbytes: int, what: str):
     """Within this block, :func:`check_allocation` in this thread also refuses to go over
-    ``nbytes`` in total (the checks add up). ``what`` names the bound in the message."""
+    ``nbytes`` in total (the checks add up). ``what`` ends the message's "more than ..."
+    (``"the stored parameters can fill"``)."""
     budget = _Budget(int(nbytes), what)
     stack = _budgets()
     stack.append(budget)

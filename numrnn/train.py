@@ -31,7 +31,7 @@ from numrnn._checks import check_real
 from numrnn.backend import get_array_module
 from numrnn.checkpoint import load_checkpoint, rng_states, save, set_rng_states
 from numrnn.clip import clip_grad_norm, grad_norm
-from numrnn.errors import UsageTypeError, UsageValueError
+from numrnn.errors import CheckpointError, UsageTypeError, UsageValueError
 from numrnn.functional.losses import mse_loss
 from numrnn.nn.module import Module
 from numrnn.progress import Progress
@@ -265,19 +265,33 @@ class Trainer:
 
     def resume(self, path=None) -> Trainer:
         """Load a checkpoint written by :meth:`save_checkpoint` into this trainer's model
-        and optimizer and continue from its step; returns ``self``."""
+        and optimizer and continue from its step; returns ``self``.
+
+        A file without a training state, or with a damaged one, is a
+        :class:`~numrnn.errors.CheckpointError` naming the file and what is wrong.
+        """
         path = path or self.checkpoint_path
         ck = load_checkpoint(path, model=self.model)
         if "trainer" not in ck.extra or "optimizer" not in ck.extra:
-            raise UsageValueError(f"Trainer.resume: {path} holds a model but no training state "
+            raise CheckpointError(f"Trainer.resume: {path} holds a model but no training state "
                                   "(write it with Trainer.save_checkpoint)")
-        st = ck.extra["trainer"]
-        self.optimizer.load_state_dict(ck.extra["optimizer"])
-        set_rng_states(self.model, st["rng"])
-        self.step, self.epoch, self.batch_in_epoch = st["step"], st["epoch"], st["batch_in_epoch"]
-        self._epoch_losses = list(st["epoch_losses"])
-        self.seed = st["seed"]
-        self.history = History(**st["history"])
+        try:
+            st = ck.extra["trainer"]
+            counters = [st[k] for k in ("step", "epoch", "batch_in_epoch")]
+            if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counters):
+                raise UsageValueError(f"step, epoch and batch_in_epoch must be integers >= 0; got {counters}")
+            epoch_losses = [float(v) for v in st["epoch_losses"]]
+            history = History(**st["history"])
+            seed = st["seed"]
+            self.optimizer.load_state_dict(ck.extra["optimizer"])
+            set_rng_states(self.model, st["rng"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CheckpointError(f"Trainer.resume: {path} holds a damaged training state: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+        self.step, self.epoch, self.batch_in_epoch = counters
+        self._epoch_losses = epoch_losses
+        self.seed = seed
+        self.history = history
         return self
 
 

@@ -56,7 +56,7 @@ def test_more_than_the_machine_holds_is_refused(monkeypatch):
 
 
 def test_a_budget_adds_up_the_checks_of_its_thread_only():
-    with memory.allocation_budget(100, "the file") as budget:
+    with memory.allocation_budget(100, "the file allows") as budget:
         memory.check_allocation(60, "first")
         with pytest.raises(SizeError, match="second needs 50 bytes, more than the file allows "
                                             r"\(100 bytes, of which 60 bytes already taken\)"):

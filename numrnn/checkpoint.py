@@ -513,6 +513,8 @@ def _meta_of(arrays: dict) -> dict:
 
 def _read(path) -> tuple:
     """(meta, arrays, version) of a checkpoint file; CheckpointError naming the file otherwise."""
+    if not isinstance(path, (str, bytes, os.PathLike)):  # an int would be read as an open file descriptor
+        raise UsageTypeError(f"load: path must be a str or os.PathLike; got {type(path).__name__}")
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no checkpoint at {path}")

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from numrnn._checks import check_real
+from numrnn._checks import check_bool, check_positive_int, check_real
 from numrnn.backend import get_array_module
 from numrnn.checkpoint import load_checkpoint, rng_states, save, set_rng_states
 from numrnn.clip import clip_grad_norm, grad_norm
@@ -117,6 +118,11 @@ class Trainer:
                                  f"nr.mse_loss; got {loss_fn!r:.60}")
         if clip_norm is not None:
             clip_norm = check_real(clip_norm, "clip_norm", "Trainer", low=0, low_open=True)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise UsageTypeError(f"Trainer: seed must be an integer >= 0; got {seed!r:.60}")
+        if checkpoint_path is not None and not isinstance(checkpoint_path, (str, bytes, os.PathLike)):
+            raise UsageTypeError(f"Trainer: checkpoint_path must be a path (str or os.PathLike) or None; got "
+                                 f"{type(checkpoint_path).__name__}")
         every = checkpoint_every
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 0:
             raise UsageValueError(f"Trainer: checkpoint_every must be an int >= 0; got {checkpoint_every!r}")
@@ -126,7 +132,9 @@ class Trainer:
         self.clip_norm = clip_norm
         self.checkpoint_path = None if checkpoint_path is None else os.fspath(checkpoint_path)
         self.checkpoint_every = int(checkpoint_every)
-        self.seed, self.shuffle, self.progress = seed, bool(shuffle), bool(progress)
+        self.seed = seed
+        self.shuffle = check_bool(shuffle, "shuffle", "Trainer")
+        self.progress = check_bool(progress, "progress", "Trainer")
         self.history = History()
         self.step = 0  # optimizer updates done
         self.epoch = 0  # the epoch in progress (0-based)
@@ -207,9 +215,19 @@ class Trainer:
         -------
         The :class:`History` (also ``trainer.history``).
         """
+        epochs = check_positive_int(epochs, "epochs", "Trainer.fit", minimum=0)
+        if max_steps is not None:
+            max_steps = check_positive_int(max_steps, "max_steps", "Trainer.fit", minimum=0)
+        for name, fn in (("on_step", on_step), ("on_epoch", on_epoch)):
+            if fn is not None and not callable(fn):
+                raise UsageTypeError(f"Trainer.fit: {name} must be a function or None; got {fn!r:.60}")
         self.stop = False
         while self.epoch < epochs and not self.stop:
             data = batches(self.epoch) if callable(batches) else batches
+            if not isinstance(data, Sequence) or isinstance(data, (str, bytes)):
+                raise UsageTypeError("Trainer.fit: batches must be a sequence (list) of (x, y[, lengths]) "
+                                     "tuples, or a function epoch -> such a sequence; got "
+                                     f"{type(data).__name__}")
             n = len(data)
             if n == 0:
                 raise UsageValueError("Trainer.fit: no batches to train on")

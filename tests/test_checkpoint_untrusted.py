@@ -4,6 +4,7 @@ file and the reason, and an extra value never reads back as an internal referenc
 
 import io
 import json
+import os
 import pathlib
 import struct
 import subprocess
@@ -353,3 +354,18 @@ def test_what_load_would_refuse_is_refused_at_save(tmp_path):
         deep = [deep]
     with pytest.raises(ValueError, match="nested deeper than 64 levels"):
         nr.save(nr.Linear(1, 1), tmp_path / "m.npz", deep=deep)
+
+
+def test_a_path_that_is_not_a_path_is_refused_and_no_descriptor_is_read(tmp_path):
+    """load(3) checked os.path.exists(3), true for an open file descriptor, then read and
+    closed descriptor 3."""
+    r, w = os.pipe()
+    try:
+        for bad in (r, None, 2.5, ["m.npz"]):
+            with pytest.raises(TypeError, match="load: path must be a str or os.PathLike"):
+                nr.load(bad)
+        os.write(w, b"still open")
+        assert os.read(r, 10) == b"still open"
+    finally:
+        os.close(r)
+        os.close(w)

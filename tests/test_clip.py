@@ -93,3 +93,9 @@ def test_a_dict_of_lists_or_of_integer_arrays_is_refused():
                 fn(bad)
     with pytest.raises(TypeError, match="grads must map names to arrays"):
         nr.clip_grad_norm(({"w": np.ones(2)}, {"w": [0.5, 0.5]}), 1.0)
+
+
+def test_norm_type_must_be_a_number():
+    with pytest.raises(TypeError, match="norm_type must be a number > 0; got 'two'"):
+        nr.grad_norm({"w": np.ones(2)}, "two")
+    assert nr.grad_norm({"w": np.array([3.0, -4.0])}, float("inf")) == 4.0

@@ -124,3 +124,11 @@ def test_a_pair_of_dicts_must_hold_float_arrays():
         nr.SGD(({"w": [1.0, 2.0]}, {"w": np.zeros(2)}))
     with pytest.raises(TypeError, match="params must hold float arrays; 'w' has dtype int64"):
         nr.Adam(({"w": np.arange(2)}, {"w": np.zeros(2)}))
+
+
+def test_flags_must_be_booleans():
+    m = nr.Linear(2, 2)
+    with pytest.raises(TypeError, match="SGD: nesterov must be True or False"):
+        nr.SGD(m, momentum=0.9, nesterov=np.array([1, 2]))
+    with pytest.raises(TypeError, match="RMSprop: centered must be True or False"):
+        nr.RMSprop(m, centered="yes")

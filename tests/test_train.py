@@ -159,3 +159,23 @@ def test_numeric_options_accept_numpy_scalars_and_refuse_strings():
     assert tr.clip_norm == 1.0 and tr.checkpoint_every == 2
     with pytest.raises(TypeError, match="Trainer: clip_norm must be a number > 0; got '1'"):
         nr.Trainer(rnn, nr.SGD(rnn), clip_norm="1")
+
+
+def test_fit_and_trainer_arguments_of_the_wrong_kind():
+    """Found by tests/properties/test_junk.py: len(None), '<' between int and str, ..."""
+    model = nr.Sequential(nr.RNN(1, 2, seed=0), nr.LastStep(), nr.Linear(2, 1, seed=1))
+    tr = nr.Trainer(model, nr.SGD(model))
+    with pytest.raises(TypeError, match="batches must be a sequence"):
+        tr.fit(None)
+    with pytest.raises(TypeError, match="batches must be a sequence"):
+        tr.fit("xy")
+    with pytest.raises(TypeError, match="epochs must be an integer"):
+        tr.fit(_data(1), epochs="2")
+    with pytest.raises(TypeError, match="on_step must be a function"):
+        tr.fit(_data(1), on_step=3)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        nr.Trainer(model, nr.SGD(model), seed="x")
+    with pytest.raises(TypeError, match="checkpoint_path must be a path"):
+        nr.Trainer(model, nr.SGD(model), checkpoint_path=3)
+    with pytest.raises(TypeError, match="shuffle must be True or False"):
+        nr.Trainer(model, nr.SGD(model), shuffle=np.array([]))

@@ -39,7 +39,10 @@ class Dropout(Module):
     def forward(self, x):
         """x (any shape, float) -> same shape."""
         xp = get_array_module(x)
-        x = xp.asarray(x)
+        try:
+            x = xp.asarray(x)
+        except (TypeError, ValueError) as exc:  # ragged lists and the like
+            raise UsageTypeError(f"Dropout: input must be an array; got {type(x).__name__}") from exc
         if x.dtype not in FLOAT_DTYPES:
             raise UsageTypeError(f"Dropout: input must be float32 or float64; got dtype {x.dtype}")
         active = self.training and self.p > 0

@@ -78,7 +78,11 @@ class Embedding(Module):
 
     def _check_ids(self, ids):
         xp = get_array_module(ids)
-        ids = xp.asarray(ids)
+        try:
+            ids = xp.asarray(ids)
+        except (TypeError, ValueError) as exc:  # ragged lists and the like
+            raise UsageTypeError(f"Embedding: input must be an array of integer token ids; got "
+                                 f"{type(ids).__name__}") from exc
         if ids.dtype.kind not in "iu":
             raise UsageTypeError(f"Embedding: input must be integer token ids; got dtype {ids.dtype}")
         if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= self.num_embeddings):

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from numrnn._checks import as_float_array, check_positive_int
+from numrnn._checks import as_float_array, check_bool, check_positive_int
 from numrnn.errors import UsageValueError
 from numrnn.functional.linear import linear_backward, linear_forward
 from numrnn.memory import check_allocation, parameter_bytes
@@ -28,7 +28,7 @@ class Linear(Module):
         super().__init__(dtype)
         self.in_features = check_positive_int(in_features, "in_features", "Linear")
         self.out_features = check_positive_int(out_features, "out_features", "Linear")
-        self.bias = bool(bias)
+        self.bias = check_bool(bias, "bias", "Linear")
         shapes = [(self.out_features, self.in_features)] + [(self.out_features,)] * self.bias
         check_allocation(parameter_bytes(shapes, self.dtype),
                          f"Linear({self.in_features}, {self.out_features}) (parameters and gradients)")

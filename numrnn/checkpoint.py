@@ -52,6 +52,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from numrnn import nn
 from numrnn.atomic import atomic_write
 from numrnn.backend import is_cupy_array
 from numrnn.errors import CheckpointError, CheckpointSizeError, SizeError, UsageTypeError, UsageValueError
@@ -85,8 +86,6 @@ class Checkpoint(NamedTuple):
 # -- the registry: which classes a file may name ------------------------------------------
 def numrnn_classes() -> dict:
     """Name -> class of every module numrnn itself defines that a checkpoint may hold."""
-    from numrnn import nn
-
     return {cls.__name__: cls for cls in (
         nn.RNN, nn.LSTM, nn.GRU, nn.RNNCell, nn.LSTMCell, nn.GRUCell,
         nn.Linear, nn.Embedding, nn.Dropout, nn.Sequential, nn.LastStep,
@@ -115,13 +114,14 @@ def _user_classes(classes) -> dict:
 
 
 def _find_class(config: dict, classes: dict, where: str):
-    """The class a config names: from ``classes=`` first, then numrnn's own. Nothing is imported."""
+    """The class a config names: numrnn's own when the file says it is numrnn's, else one of
+    ``classes=`` by name. Nothing is imported."""
     name, module = config["class"], config["module"]
-    if name in classes:
-        return classes[name]
     own = numrnn_classes()
     if name in own and (module == "numrnn" or module.startswith("numrnn.")):
         return own[name]
+    if name in classes:
+        return classes[name]
     raise CheckpointError(f"{where} is a {module}.{name}, which is not a numrnn module: pass the class "
                           f"to load(..., classes=[{name}]) (numrnn never imports a module named by a file)")
 

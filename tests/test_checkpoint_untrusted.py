@@ -109,6 +109,15 @@ def test_a_users_class_is_found_through_classes(tmp_path):
             nr.load(path, classes=bad)
 
 
+def test_a_users_class_never_stands_in_for_numrnns_own(tmp_path):
+    class Linear(Scaler):  # a class of the user's that happens to share a numrnn name
+        pass
+
+    path = nr.save(nr.Sequential(nr.Linear(2, 3, seed=0), Linear(3)), tmp_path / "two.npz")
+    back = nr.load(path, classes=[Linear])
+    assert type(back[0]) is nr.Linear and type(back[1]) is Linear
+
+
 # -- 2: hostile sizes are refused before allocating -------------------------------------------------
 def test_a_config_asking_for_more_than_the_stored_arrays_is_refused_before_building(saved, tmp_path):
     path, meta, arrays = saved

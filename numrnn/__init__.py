@@ -4,14 +4,17 @@ The public names. Importing numrnn loads NumPy only: Numba and CuPy are imported
 the first time a backend that needs them runs.
 """
 
+from numrnn.cells import CellSpec, get_cell, register_cell, registered_cells
 from numrnn.checkpoint import Checkpoint, load, load_checkpoint, save
 from numrnn.clip import clip_grad_norm, clip_grad_value, grad_norm
+from numrnn.errors import CheckpointError, SizeError, UsageError, UsageTypeError, UsageValueError
 from numrnn.functional.losses import cross_entropy, mse_loss
 from numrnn.gradcheck import GradcheckReport, check_gradients, numerical_gradient, rel_error
 from numrnn.nn import (
     GRU,
     LSTM,
     RNN,
+    Cell,
     Dropout,
     Embedding,
     GRUCell,
@@ -19,6 +22,7 @@ from numrnn.nn import (
     Linear,
     LSTMCell,
     Module,
+    Recurrent,
     RNNCell,
     Sequential,
 )
@@ -48,7 +52,18 @@ __all__ = [
     "Embedding",
     "LastStep",
     "Sequential",
+    "Cell",
+    "CellSpec",
     "Checkpoint",
+    "CheckpointError",
+    "Recurrent",
+    "SizeError",
+    "UsageError",
+    "UsageTypeError",
+    "UsageValueError",
+    "get_cell",
+    "register_cell",
+    "registered_cells",
     "check_gradients",
     "clip_grad_norm",
     "clip_grad_value",

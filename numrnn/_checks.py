@@ -97,13 +97,20 @@ def as_float_array(a, name: str, owner: str, dtype: np.dtype):
     return a
 
 
-def check_shape(a, expected: tuple, name: str, owner: str, meaning: str = "") -> None:
-    """ValueError unless ``a.shape == expected``; ``meaning`` names the axes."""
+def check_shape(a, expected: tuple, name: str, owner: str, meaning: str = "", *,
+                layout_first: bool = False) -> None:
+    """ValueError unless ``a.shape == expected``; ``meaning`` names the axes.
+
+    The message reads ``h0 must have shape (2, 3, 4) (L*D, N, H)``, or with
+    ``layout_first`` ``w_ih must have shape (4H, I) = (12, 3)`` (the kernels' checks,
+    where the letters say more than the numbers).
+    """
     if tuple(a.shape) != tuple(expected):
-        axes = f" {meaning}" if meaning else ""
-        raise UsageValueError(
-            f"{owner}: {name} must have shape {tuple(expected)}{axes}; got {tuple(a.shape)}"
-        )
+        if layout_first:
+            want = f"{meaning} = {tuple(expected)}"
+        else:
+            want = f"{tuple(expected)}" + (f" {meaning}" if meaning else "")
+        raise UsageValueError(f"{owner}: {name} must have shape {want}; got {tuple(a.shape)}")
 
 
 def check_lengths(lengths, T: int, N: int, owner: str):

@@ -8,19 +8,19 @@ Two questions are answered here and nowhere else:
   implementation of a cell's sequence functions to call. The choice is made in this
   order: the ``backend=`` argument, then ``NUMRNN_BACKEND``, then automatic (Numba
   when it is installed and the arrays are NumPy, CuPy when they are CuPy arrays,
-  else the NumPy reference).
+  else the NumPy reference). Each cell lists its implementations itself
+  (``CellSpec.implementations``); every one exposes the same function names and
+  signatures as the reference module in ``numrnn.functional`` (``rnn_forward``/
+  ``rnn_backward``, ...).
 
-Every backend module exposes the same function names and signatures as the reference
-module in ``numrnn.functional`` (``rnn_forward``/``rnn_backward``, ...). A backend
-asked for by name that cannot run is a clear error; ``auto`` never fails over to a
-backend that is missing, it quietly takes the reference.
+A backend asked for by name that cannot run is a clear error; ``auto`` never fails over
+to a backend that is missing, it quietly takes the reference.
 
 Importing this module imports neither Numba nor CuPy.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 from types import ModuleType
 
@@ -122,20 +122,18 @@ def resolve_backend(requested: str, x=None) -> str:
     return name
 
 
-_REFERENCE = "numrnn.functional.{cell}"
-_KERNEL = "numrnn.kernels.{backend}_{cell}"
+def get_ops(backend: str, cell):
+    """The implementation of ``cell``'s sequence functions that ``backend`` runs.
 
-
-def get_ops(backend: str, cell: str) -> ModuleType:
-    """The module holding ``{cell}_forward`` / ``{cell}_backward`` for ``backend``.
-
-    ``backend`` is a concrete name from :func:`resolve_backend`; ``cell`` is one of
-    ``rnn``, ``lstm``, ``gru``. The reference module serves ``numpy`` and any backend
-    whose kernel module for this cell does not exist yet (a backend without a fused
-    kernel for a cell runs the textbook code on its own arrays).
+    ``backend`` is a concrete name from :func:`resolve_backend`; ``cell`` a
+    :class:`~numrnn.cells.CellSpec` or the name of a registered one. The cell's own
+    table of implementations answers (``numrnn/cells/rnn.py``: explicit imports, made on
+    first use): its entry for ``backend``, else its reference (``"numpy"``), which runs
+    on NumPy and CuPy arrays alike. ``None`` for a cell that has only step functions:
+    the layer then runs the generic loop of ``numrnn/cells/generic.py``.
     """
-    if backend != "numpy":
-        name = _KERNEL.format(backend=backend, cell=cell)
-        if importlib.util.find_spec(name) is not None:
-            return importlib.import_module(name)
-    return importlib.import_module(_REFERENCE.format(cell=cell))
+    from numrnn.cells import get_cell  # the cells import numrnn.functional, which imports this module
+
+    table = get_cell(cell).implementations
+    load = table.get(backend) or table.get("numpy")
+    return None if load is None else load()

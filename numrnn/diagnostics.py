@@ -24,9 +24,11 @@ run with the textbook step functions of ``numrnn.functional`` and measured:
   (of each gate's block for LSTM and GRU), which sets the growth rate when the
   nonlinearity is in its linear range.
 
-The functions read layer 0, direction 0 of a ``numrnn.RNN``, ``LSTM`` or ``GRU`` and
-take time-major input x (T, N, I). The heatmap PNG is drawn by
-:func:`numrnn.plotting.save_heatmap`. See docs/diagnostics.md.
+The functions read layer 0, direction 0 of any recurrent layer (``numrnn.RNN``,
+``LSTM``, ``GRU``, or a ``numrnn.Recurrent`` over a user's cell): they run the cell's own
+step functions, as its :class:`~numrnn.CellSpec` describes them, so nothing here depends
+on which cell it is. They take time-major input x (T, N, I). The heatmap PNG is drawn
+by :func:`numrnn.plotting.save_heatmap`. See docs/diagnostics.md.
 """
 
 from __future__ import annotations
@@ -36,10 +38,9 @@ from typing import NamedTuple
 import numpy as np
 
 from numrnn._checks import check_positive_int, check_shape
+from numrnn.cells.generic import run_step_backward, run_step_forward
 from numrnn.errors import UsageTypeError, UsageValueError
-from numrnn.functional.gru import gru_forward, gru_step_backward
-from numrnn.functional.lstm import lstm_forward, lstm_step_backward
-from numrnn.functional.rnn import rnn_forward, rnn_step_backward
+from numrnn.nn.recurrent import Recurrent
 
 #: Saturation thresholds, on the unit's output y. tanh: |y| > 0.95 means
 #: f' = 1 - y**2 < 0.0975, under a tenth of its peak 1. sigmoid: y < 0.05 or
@@ -49,20 +50,20 @@ SIGMOID_SATURATED = 0.05
 
 
 class TextbookRun(NamedTuple):
-    """A forward of layer 0 with the textbook functions: what the backward loops need."""
+    """A forward of layer 0 with the cell's step functions: what the backward loops need."""
 
-    cell: str  # "rnn", "lstm" or "gru"
+    cell: object  # the CellSpec
     h: np.ndarray  # (T, N, P) hidden state after every step
-    steps: list  # T step caches (RNNStepCache, LSTMStepCache or GRUStepCache)
-    state_sizes: tuple  # (P,) or (P, H) for an LSTM's (h, c)
-    nonlinearity: str  # "tanh" or "relu" for an RNN; "tanh" otherwise
+    steps: list  # T step caches (RNNStepCache, LSTMStepCache, GRUStepCache, or a user cell's)
+    state_sizes: tuple  # (P,), or (P, H) for an LSTM's (h, c)
+    x_shape: tuple  # (N, I): one step's input, for the checks of the step backward
+    weights: tuple  # (w_ih, w_hh, b_ih, b_hh[, w_hr]) of layer 0, direction 0
 
 
-def _cell_of(model) -> str:
-    cell = getattr(model, "_cell", None)
-    if cell not in ("rnn", "lstm", "gru") or not hasattr(model, "num_layers"):
-        raise UsageTypeError(f"diagnostics need a numrnn.RNN, LSTM or GRU; got {type(model).__name__}")
-    return cell
+def _check_model(model) -> None:
+    if not isinstance(model, Recurrent):
+        raise UsageTypeError("diagnostics need a recurrent layer: a numrnn.RNN, LSTM or GRU, or a "
+                             f"numrnn.Recurrent over any cell; got {type(model).__name__}")
 
 
 def _check_x(model, x) -> np.ndarray:
@@ -75,44 +76,39 @@ def _check_x(model, x) -> np.ndarray:
 
 
 def run_textbook(model, x, h0=None) -> TextbookRun:
-    """Layer 0, direction 0 of ``model`` over ``x`` with the reference functions.
+    """Layer 0, direction 0 of ``model`` over ``x``, step by step with the cell's step functions.
 
     Parameters
     ----------
-    model : ``numrnn.RNN``, ``LSTM`` or ``GRU`` (deeper or bidirectional models are
-        read at their first layer and forward direction only).
+    model : a recurrent layer (deeper or bidirectional ones are read at their first
+        layer and forward direction only).
     x : (T, N, I) time-major input.
-    h0 : (N, P) initial hidden state (zeros when ``None``); an LSTM's c0 is zero.
+    h0 : (N, P) initial hidden state (zeros when ``None``); the other states (an
+        LSTM's c0) start at zero.
     """
-    cell = _cell_of(model)
+    _check_model(model)
     x = _check_x(model, x)
     T, N, _ = x.shape
-    P, H = model.output_size, model.hidden_size
-    if h0 is None:
-        h0 = np.zeros((N, P), dtype=model.dtype)
-    else:
+    sizes = model.cell.state_sizes(model.hidden_size, model.output_size)
+    states = [np.zeros((N, s), dtype=model.dtype) for s in sizes]
+    if h0 is not None:
         h0 = np.asarray(h0, dtype=model.dtype)
-        check_shape(h0, (N, P), "h0", "diagnostics", "(N, P): one state per sequence of x")
-    weights = model._weights(0, 0)  # (w_ih, w_hh, b_ih, b_hh[, w_hr])
-    if cell == "rnn":
-        h, cache = rnn_forward(x, h0, *weights, nonlinearity=model.nonlinearity)
-        return TextbookRun(cell, h, cache.steps, (P,), model.nonlinearity)
-    if cell == "lstm":
-        c0 = np.zeros((N, H), dtype=model.dtype)
-        h, _, cache = lstm_forward(x, h0, c0, *weights)
-        return TextbookRun(cell, h, cache.steps, (P, H), "tanh")
-    h, cache = gru_forward(x, h0, *weights)
-    return TextbookRun(cell, h, cache.steps, (P,), "tanh")
+        check_shape(h0, (N, sizes[0]), "h0", "diagnostics", "(N, P): one state per sequence of x")
+        states[0] = h0
+    weights = tuple(None if w is None else np.asarray(w) for w in model.layer_weights(0, 0))
+    h = np.empty((T, N, sizes[0]), dtype=model.dtype)
+    steps = []
+    states = tuple(states)
+    for t in range(T):  # x[t] is the input of step t+1 (arrays count from 0)
+        states, step = run_step_forward(model.cell, x[t], states, weights, model.options)
+        h[t] = states[0]
+        steps.append(step)
+    return TextbookRun(model.cell, h, steps, sizes, (N, x.shape[2]), weights)
 
 
-def _step_back(cell: str, dstate: tuple, step) -> tuple:
-    """dL/d(state_{t-1}) from dL/d(state_t) through one step: a vector-Jacobian product."""
-    if cell == "rnn":
-        return (rnn_step_backward(dstate[0], step)[1],)
-    if cell == "lstm":
-        _, dh_prev, dc_prev, *_ = lstm_step_backward(dstate[0], dstate[1], step)
-        return dh_prev, dc_prev
-    return (gru_step_backward(dstate[0], step)[1],)
+def _step_back(run: TextbookRun, dstate: tuple, t: int) -> tuple:
+    """dL/d(states before step t+1) from dL/d(states after it): a vector-Jacobian product."""
+    return run_step_backward(run.cell, dstate, run.steps[t], run.x_shape, run.weights)[1]
 
 
 # -- dL/dh_t ------------------------------------------------------------------------------
@@ -138,7 +134,7 @@ def hidden_grads(model, x, dout, h0=None) -> np.ndarray:
     for t in reversed(range(T)):
         dstate = (dout[t] + carried[0],) + carried[1:]  # an LSTM's c gets nothing from above
         dh[t] = dstate[0]
-        carried = _step_back(run.cell, dstate, run.steps[t])
+        carried = _step_back(run, dstate, t)
     return dh
 
 
@@ -156,7 +152,7 @@ def hidden_grad_norms(model, x, dh_last, h0=None) -> np.ndarray:
     -------
     norms : (T,) array, ``norms[t]`` = Frobenius norm of dL/dh_t over the batch.
     """
-    _cell_of(model)
+    _check_model(model)
     T, N, _ = _check_x(model, x).shape
     dh_last = np.asarray(dh_last)
     check_shape(dh_last, (N, model.output_size), "dh_last", "hidden_grad_norms", "(N, P)")
@@ -189,7 +185,7 @@ def state_jacobians(model, x, h0=None) -> np.ndarray:
         dstate = (e_k,) + tuple(np.zeros((N, s), dtype=run.h.dtype) for s in run.state_sizes[1:])
         for t in reversed(range(T)):
             J[t, :, k, :] = np.concatenate(dstate, axis=1)  # (N, S): row k of dh_{T-1}/ds_t
-            dstate = _step_back(run.cell, dstate, run.steps[t])
+            dstate = _step_back(run, dstate, t)
     return J
 
 
@@ -232,6 +228,9 @@ def saturation(model, x, h0=None, tanh_threshold: float = TANH_SATURATED,
     when y < ``sigmoid_margin`` or y > 1 - ``sigmoid_margin``; a ReLU unit when it is
     off (y = 0, derivative exactly 0).
 
+    What is measured is what the cell's spec lists (``CellSpec.activations``); a cell
+    that lists nothing gives an empty dict.
+
     Returns
     -------
     shares : dict name -> share in [0, 1]. RNN: ``"h (tanh)"`` or ``"h (relu off)"``;
@@ -239,23 +238,22 @@ def saturation(model, x, h0=None, tanh_threshold: float = TANH_SATURATED,
         GRU: gates ``"r"``, ``"z"`` (sigmoid) and ``"n"`` (tanh).
     """
     run = run_textbook(model, x, h0)
-
-    def tanh_share(name):
-        return float(np.mean([np.mean(np.abs(getattr(s, name)) > tanh_threshold) for s in run.steps]))
-
-    def sigmoid_share(name):
-        lo, hi = sigmoid_margin, 1 - sigmoid_margin
-        return float(np.mean([np.mean((getattr(s, name) < lo) | (getattr(s, name) > hi))
-                              for s in run.steps]))
-
-    if run.cell == "rnn":
-        if run.nonlinearity == "relu":
-            return {"h (relu off)": float(np.mean(run.h == 0))}
-        return {"h (tanh)": float(np.mean(np.abs(run.h) > tanh_threshold))}
-    if run.cell == "lstm":
-        return {"i": sigmoid_share("i"), "f": sigmoid_share("f"), "o": sigmoid_share("o"),
-                "g": tanh_share("g"), "tanh(c)": tanh_share("tanh_c")}
-    return {"r": sigmoid_share("r"), "z": sigmoid_share("z"), "n": tanh_share("n")}
+    if run.cell.activations is None:
+        return {}
+    saturated = {
+        "tanh": lambda y: np.abs(y) > tanh_threshold,
+        "sigmoid": lambda y: (y < sigmoid_margin) | (y > 1 - sigmoid_margin),
+        "relu": lambda y: y == 0,
+    }
+    per_step = [run.cell.activations(step) for step in run.steps]
+    shares = {}
+    for label, (_, kind) in per_step[0].items():
+        if kind not in saturated:
+            raise UsageValueError(f"saturation: cell {run.cell.name!r} lists {label!r} as {kind!r}; "
+                                  f"expected one of {tuple(saturated)}")
+        values = np.stack([np.asarray(step[label][0]) for step in per_step])  # (T, N, H)
+        shares[label] = float(np.mean(saturated[kind](values)))
+    return shares
 
 
 # -- spectral radius ------------------------------------------------------------------------
@@ -267,27 +265,24 @@ def spectral_radius(w) -> float:
     return float(np.abs(np.linalg.eigvals(w)).max())
 
 
-#: The gate names of each cell, in PyTorch's row-block order of W_hh.
-GATES = {"rnn": ("",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
-
-
 def recurrent_spectral_radii(model, layer: int = 0) -> dict:
-    """Spectral radius of W_hh (of each gate's (H, H) block for LSTM and GRU).
+    """Spectral radius of W_hh, of each gate's (H, H) block for a cell with several gates.
 
     Returns
     -------
-    radii : dict, ``{"W_hh": r}`` for an RNN, ``{"W_hi": .., "W_hf": .., ...}`` for an
-        LSTM, ``{"W_hr": .., "W_hz": .., "W_hn": ..}`` for a GRU. An LSTM with
-        ``proj_size`` has non-square blocks and is refused.
+    radii : dict ``"W_h" + gate name -> radius``: ``{"W_hh": r}`` for an RNN,
+        ``{"W_hi": .., "W_hf": .., ...}`` for an LSTM, ``{"W_hr": .., "W_hz": .., "W_hn": ..}``
+        for a GRU (the gate names of the cell's spec; numbers when it has none). A
+        layer with ``proj_size`` has non-square blocks and is refused.
     """
-    cell = _cell_of(model)
+    _check_model(model)
     layer = check_positive_int(layer, "layer", "recurrent_spectral_radii", minimum=0)
     if layer >= model.num_layers:
         raise UsageValueError(f"recurrent_spectral_radii: layer must be < num_layers = {model.num_layers}; "
                               f"got {layer}")
-    if cell == "lstm" and model.proj_size:
+    if model.proj_size:
         raise UsageValueError("recurrent_spectral_radii: with proj_size the blocks of W_hh are not square")
-    w_hh = model.params[f"weight_hh_l{layer}"]  # (G*H, H)
+    w_hh = np.asarray(model.params[f"weight_hh_l{layer}"])  # (G*H, H)
     H = model.hidden_size
-    return {f"W_h{g}" if g else "W_hh": spectral_radius(w_hh[k * H:(k + 1) * H])
-            for k, g in enumerate(GATES[cell])}
+    gates = model.cell.gate_labels()
+    return {f"W_h{g}": spectral_radius(w_hh[k * H:(k + 1) * H]) for k, g in enumerate(gates)}

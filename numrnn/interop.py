@@ -27,19 +27,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from numrnn.cells import KerasLayout
 from numrnn.errors import UsageTypeError, UsageValueError
-from numrnn.nn.cell import CellBase
-from numrnn.nn.gru import GRU, GRUCell
-from numrnn.nn.lstm import LSTM, LSTMCell
-from numrnn.nn.recurrent import RecurrentBase
-from numrnn.nn.rnn import RNN, RNNCell
-
-#: Keras's GRU gate blocks (z, r, h) as PyTorch blocks (r, z, n): block k of Keras is
-#: block ``_GRU_ORDER[k]`` of PyTorch. A swap, so it is its own inverse.
-_GRU_ORDER = (1, 0, 2)
-
-_KERAS_NAMES = {RNN: "SimpleRNN", RNNCell: "SimpleRNNCell", LSTM: "LSTM", LSTMCell: "LSTMCell",
-                GRU: "GRU", GRUCell: "GRUCell"}
+from numrnn.nn.cell import Cell
+from numrnn.nn.recurrent import Recurrent
 
 _NO_RESET_BEFORE = (
     "Keras's GRU with reset_after=False computes the candidate as tanh(x W_h + b_h + (r * h) U_h), "
@@ -50,33 +41,44 @@ _NO_RESET_BEFORE = (
 )
 
 
-def _check_module(module) -> None:
-    """TypeError/ValueError unless ``module`` is a one-layer, one-direction cell Keras has."""
-    if not isinstance(module, tuple(_KERAS_NAMES)):
+def _layout(module) -> KerasLayout:
+    """How Keras stores ``module``'s cell; a TypeError/ValueError unless it is a one-layer,
+    one-direction layer (or a one-step cell) of a cell Keras has."""
+    keras = getattr(getattr(module, "cell", None), "keras", None)
+    if not isinstance(module, (Recurrent, Cell)) or keras is None:
         raise UsageTypeError(
-            "Keras conversion takes an RNN, LSTM, GRU or one of their cells; "
-            f"got {type(module).__name__}"
+            "Keras conversion takes an RNN, LSTM, GRU or one of their cells (a layer whose cell "
+            f"describes a Keras layout); got {type(module).__name__}"
         )
-    if isinstance(module, RecurrentBase):
+    if isinstance(module, Recurrent):
         name = type(module).__name__
         if module.num_layers != 1 or module.bidirectional:
             raise UsageValueError(
                 f"Keras conversion takes a single-layer, single-direction {name} (a Keras layer "
                 f"holds one); got num_layers={module.num_layers}, bidirectional={module.bidirectional}"
             )
-        if getattr(module, "proj_size", 0):
-            raise UsageValueError(f"Keras's LSTM has no projection; got proj_size={module.proj_size}")
+        if module.proj_size:
+            raise UsageValueError(f"Keras's {keras.layer} has no projection; "
+                                  f"got proj_size={module.proj_size}")
+    return keras
+
+
+def _keras_name(module, keras: KerasLayout) -> str:
+    return keras.layer + ("Cell" if isinstance(module, Cell) else "")
 
 
 def _names(module) -> tuple:
     """numrnn's names of (weight_ih, weight_hh, bias_ih, bias_hh)."""
-    sfx = "" if isinstance(module, CellBase) else "_l0"
+    sfx = "" if isinstance(module, Cell) else "_l0"
     return tuple(f"{n}{sfx}" for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
 
 
-def _permute_gru(a, H: int):
-    """Reorder the gate blocks along the last axis: PyTorch (r, z, n) <-> Keras (z, r, h)."""
-    return np.concatenate([a[..., k * H:(k + 1) * H] for k in _GRU_ORDER], axis=-1)
+def _permute(a, keras: KerasLayout, H: int):
+    """Reorder the gate blocks along the last axis between PyTorch's order and Keras's
+    (the GRU's (r, z, n) <-> (z, r, h); a swap, so it is its own inverse)."""
+    if keras.order == tuple(range(len(keras.order))):
+        return a
+    return np.concatenate([a[..., k * H:(k + 1) * H] for k in keras.order], axis=-1)
 
 
 def to_keras(module, *, reset_after: bool = True) -> list:
@@ -95,20 +97,18 @@ def to_keras(module, *, reset_after: bool = True) -> list:
     (G*H,), or (2, 3H) for a GRU); without bias, the first two only. Feed it to
     ``keras_layer.set_weights``.
     """
-    _check_module(module)
-    is_gru = isinstance(module, (GRU, GRUCell))
-    if is_gru and not reset_after:
+    keras = _layout(module)
+    if keras.two_biases and not reset_after:
         raise UsageValueError(_NO_RESET_BEFORE)
     sd = module.state_dict()
     H = module.hidden_size
     n_ih, n_hh, n_bih, n_bhh = _names(module)
-    kernel, recurrent = sd[n_ih].T, sd[n_hh].T  # (I, G*H), (H, G*H)
-    if is_gru:
-        kernel, recurrent = _permute_gru(kernel, H), _permute_gru(recurrent, H)
+    kernel = _permute(sd[n_ih].T, keras, H)  # (I, G*H)
+    recurrent = _permute(sd[n_hh].T, keras, H)  # (H, G*H)
     out = [np.ascontiguousarray(kernel), np.ascontiguousarray(recurrent)]
     if module.bias:
-        if is_gru:
-            out.append(_permute_gru(np.stack([sd[n_bih], sd[n_bhh]]), H))  # (2, 3H)
+        if keras.two_biases:
+            out.append(_permute(np.stack([sd[n_bih], sd[n_bhh]]), keras, H))  # (2, G*H)
         else:
             out.append(sd[n_bih] + sd[n_bhh])  # (G*H,): Keras adds one bias
     return out
@@ -129,10 +129,9 @@ def from_keras(module, weights, *, reset_after: bool = True):
     The Keras layer must use the default activations (tanh, with sigmoid gates);
     SimpleRNN's ``activation`` must match the RNN's ``nonlinearity``.
     """
-    _check_module(module)
-    is_gru = isinstance(module, (GRU, GRUCell))
-    keras = next(v for k, v in _KERAS_NAMES.items() if isinstance(module, k))
-    if is_gru and not reset_after:
+    layout = _layout(module)
+    keras = _keras_name(module, layout)
+    if layout.two_biases and not reset_after:
         raise UsageValueError(_NO_RESET_BEFORE)
     if not isinstance(weights, (list, tuple)):
         raise UsageTypeError(
@@ -147,27 +146,25 @@ def from_keras(module, weights, *, reset_after: bool = True):
             f"got {len(weights)}"
         )
     arrays = [np.asarray(w) for w in weights]
-    H, I, G = module.hidden_size, module.input_size, module._gates
+    H, I, G = module.hidden_size, module.input_size, module.cell.gates
     expected = [(I, G * H), (H, G * H)]
     if module.bias:
-        expected.append((2, G * H) if is_gru else (G * H,))
+        expected.append((2, G * H) if layout.two_biases else (G * H,))
     for label, a, shape in zip(("kernel", "recurrent_kernel", "bias"), arrays, expected):
         if a.shape != shape:
             hint = ""
-            if label == "bias" and is_gru and a.shape == (G * H,):
+            if label == "bias" and layout.two_biases and a.shape == (G * H,):
                 hint = f" (a bias of shape {a.shape} is a reset_after=False GRU: {_NO_RESET_BEFORE})"
             raise UsageValueError(
                 f"from_keras: {label} of a Keras {keras}({H}) on {I} input features must have shape "
                 f"{shape}; got {a.shape}{hint}"
             )
-    kernel, recurrent = arrays[0], arrays[1]
-    if is_gru:
-        kernel, recurrent = _permute_gru(kernel, H), _permute_gru(recurrent, H)
+    kernel, recurrent = _permute(arrays[0], layout, H), _permute(arrays[1], layout, H)
     n_ih, n_hh, n_bih, n_bhh = _names(module)
     state = {n_ih: kernel.T, n_hh: recurrent.T}
     if module.bias:
-        if is_gru:
-            b = _permute_gru(arrays[2], H)  # (2, 3H) in PyTorch's gate order
+        if layout.two_biases:
+            b = _permute(arrays[2], layout, H)  # (2, G*H) in PyTorch's gate order
             state[n_bih], state[n_bhh] = b[0], b[1]
         else:
             state[n_bih], state[n_bhh] = arrays[2], np.zeros_like(arrays[2])

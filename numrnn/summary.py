@@ -26,23 +26,22 @@ import copy
 import numpy as np
 
 from numrnn.errors import UsageTypeError
-from numrnn.nn.cell import CellBase
+from numrnn.nn.cell import Cell
 from numrnn.nn.embedding import Embedding
-from numrnn.nn.gru import GRU, GRUCell
 from numrnn.nn.module import Module
-from numrnn.nn.recurrent import RecurrentBase
+from numrnn.nn.recurrent import Recurrent
 
 
 def _symbolic_output(m: Module) -> str:
     """The output shape of ``m`` in letters (T, N), or ``-`` when it is not known."""
-    if isinstance(m, RecurrentBase):
-        LD, P, H = m.num_layers * m.num_directions, m.output_size, m.hidden_size
+    if isinstance(m, Recurrent):
+        LD, P = m.num_layers * m.num_directions, m.output_size
         TN = "N, T" if m.batch_first else "T, N"
-        s = f"out ({TN}, {m.num_directions * P}), h_n ({LD}, N, {P})"
-        return s + (f", c_n ({LD}, N, {H})" if m._n_states == 2 else "")
-    if isinstance(m, CellBase):
-        H = m.hidden_size
-        return f"h (N, {H}), c (N, {H})" if m._n_states == 2 else f"h (N, {H})"
+        sizes = m.cell.state_sizes(m.hidden_size, P)
+        return f"out ({TN}, {m.num_directions * P}), " + ", ".join(
+            f"{s}_n ({LD}, N, {size})" for s, size in zip(m.cell.states, sizes))
+    if isinstance(m, Cell):
+        return ", ".join(f"{s} (N, {m.hidden_size})" for s in m.cell.states)
     if hasattr(m, "out_features"):  # Linear and its kind
         return f"(..., {m.out_features})"
     return "-"
@@ -64,16 +63,16 @@ def _shape_text(obj) -> str:
 
 def _labelled_output(m: Module, result) -> str:
     """A forward result as text, with the names out/h_n/c_n for recurrent layers."""
-    if isinstance(m, RecurrentBase):
+    if isinstance(m, Recurrent):
         out, states = result
         states = states if isinstance(states, tuple) else (states,)
         parts = [f"out {_shape_text(out)}"] + [
-            f"{lab} {_shape_text(s)}" for lab, s in zip(("h_n", "c_n"), states)
+            f"{lab}_n {_shape_text(s)}" for lab, s in zip(m.cell.states, states)
         ]
         return ", ".join(parts)
-    if isinstance(m, CellBase):
+    if isinstance(m, Cell):
         states = result if isinstance(result, tuple) else (result,)
-        return ", ".join(f"{lab} {_shape_text(s)}" for lab, s in zip(("h", "c"), states))
+        return ", ".join(f"{lab} {_shape_text(s)}" for lab, s in zip(m.cell.states, states))
     text = _shape_text(result)
     return text[1:-1] if isinstance(result, tuple) and len(result) == 1 else text
 
@@ -97,12 +96,14 @@ def _keras_count(m: Module) -> int | None:
     """The count Keras would show for the same layer, when it differs (None otherwise).
 
     Keras's SimpleRNN and LSTM have one bias vector per gate, so they count G*H fewer
-    parameters per layer and direction than PyTorch; its GRU keeps two.
+    parameters per layer and direction than PyTorch; its GRU keeps two (the cell's
+    ``KerasLayout.two_biases``).
     """
-    if not isinstance(m, (RecurrentBase, CellBase)) or not m.bias or isinstance(m, (GRU, GRUCell)):
+    keras = getattr(getattr(m, "cell", None), "keras", None)
+    if not isinstance(m, (Recurrent, Cell)) or not m.bias or keras is None or keras.two_biases:
         return None
-    copies = m.num_layers * m.num_directions if isinstance(m, RecurrentBase) else 1
-    return _own_count(m) - m._gates * m.hidden_size * copies
+    copies = m.num_layers * m.num_directions if isinstance(m, Recurrent) else 1
+    return _own_count(m) - m.cell.gates * m.hidden_size * copies
 
 
 def _default_input_dtype(model: Module) -> np.dtype:
@@ -174,7 +175,7 @@ def summary(model: Module, input=None, *, input_dtype=None, print_fn=print) -> s
                 outputs[path] = _labelled_output(t, seen[id(t)])
     rows = [("Layer", "Output shape", "Param #")]
     keras_total, keras_differs = 0, False
-    recurrent = [m for _, m in rows_of if isinstance(m, (RecurrentBase, CellBase))]
+    recurrent = [m for _, m in rows_of if isinstance(m, (Recurrent, Cell))]
     projected = any(getattr(m, "proj_size", 0) for m in recurrent)  # Keras has no projection
     for path, m in rows_of:
         label = f"{path}: {_describe(m)}" if path and path != "(own)" else (path or _describe(m))

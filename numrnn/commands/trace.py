@@ -31,8 +31,6 @@ import numrnn as nr
 from numrnn import diagnostics, plotting
 from numrnn.data import one_hot
 
-NETWORKS = ("tanh", "relu", "tanh-radius", "relu-radius", "lstm", "lstm-forget", "gru")
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("trace", help="tanh vs ReLU vs LSTM vs GRU: per-step gradient norms, heatmaps",
@@ -53,21 +51,39 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def build(name: str, I: int, H: int, radius: float, forget_bias: float, seed: int):
-    """The network called ``name``, in float64 (the norms span many decades)."""
-    f64 = dict(dtype=np.float64, seed=seed)
-    if name in ("tanh", "relu", "tanh-radius", "relu-radius"):
-        model = nr.RNN(I, H, nonlinearity=name.split("-")[0], **f64)
-        if name.endswith("radius"):
+def _rnn(nonlinearity: str, rescale: bool):
+    def make(I, H, radius, forget_bias, f64):
+        model = nr.RNN(I, H, nonlinearity=nonlinearity, **f64)
+        if rescale:
             w = model.params["weight_hh_l0"]
             w *= radius / diagnostics.spectral_radius(w)  # in place: same eigenvectors, new radius
         return model
-    if name.startswith("lstm"):
+    return make
+
+
+def _lstm(add_forget_bias: bool):
+    def make(I, H, radius, forget_bias, f64):
         model = nr.LSTM(I, H, **f64)
-        if name == "lstm-forget":
-            model.params["bias_ih_l0"][H:2 * H] += forget_bias  # gate order i, f, g, o
+        if add_forget_bias:
+            f = model.cell.gate_names.index("f")  # the forget gate's row block
+            model.params["bias_ih_l0"][f * H:(f + 1) * H] += forget_bias
         return model
-    return nr.GRU(I, H, **f64)
+    return make
+
+
+#: network name -> (I, H, radius, forget_bias, float64 kwargs) -> model
+BUILDERS = {
+    "tanh": _rnn("tanh", False), "relu": _rnn("relu", False),
+    "tanh-radius": _rnn("tanh", True), "relu-radius": _rnn("relu", True),
+    "lstm": _lstm(False), "lstm-forget": _lstm(True),
+    "gru": lambda I, H, radius, forget_bias, f64: nr.GRU(I, H, **f64),
+}
+NETWORKS = tuple(BUILDERS)
+
+
+def build(name: str, I: int, H: int, radius: float, forget_bias: float, seed: int):
+    """The network called ``name``, in float64 (the norms span many decades)."""
+    return BUILDERS[name](I, H, radius, forget_bias, dict(dtype=np.float64, seed=seed))
 
 
 def label(name: str, args) -> str:

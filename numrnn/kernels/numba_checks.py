@@ -9,8 +9,8 @@ shape, one bias without the other) with what was expected and what was given.
 
 Shapes, with ``G`` gates per cell (RNN 1, GRU 3, LSTM 4)::
 
-    x (T, N, D)   T, N, D >= 1           h0 (N, P)     P = H unless the LSTM projects
-    w_ih (G*H, D)   w_hh (G*H, P)        c0 (N, H)     LSTM only
+    x (T, N, I)   T, N, I >= 1           h0 (N, P)     P = H unless the LSTM projects
+    w_ih (G*H, I)   w_hh (G*H, P)        c0 (N, H)     LSTM only
     b_ih, b_hh (G*H,), both or neither   w_hr (P, H)   LSTM with proj_size only
 """
 
@@ -20,16 +20,17 @@ from typing import NamedTuple
 
 import numpy as np
 
+from numrnn._checks import check_shape
 from numrnn.errors import UsageTypeError, UsageValueError
 
 
 class LayerArgs(NamedTuple):
     """A layer's checked arguments: C-contiguous, all of x's dtype; the sizes they imply."""
 
-    x: np.ndarray  # (T, N, D)
+    x: np.ndarray  # (T, N, I)
     h0: np.ndarray  # (N, P)
     c0: np.ndarray | None  # (N, H), LSTM only
-    w_ih: np.ndarray  # (G*H, D)
+    w_ih: np.ndarray  # (G*H, I)
     w_hh: np.ndarray  # (G*H, P)
     b_ih: np.ndarray | None  # (G*H,)
     b_hh: np.ndarray | None  # (G*H,)
@@ -48,19 +49,17 @@ def check_float(owner: str, name: str, a, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def check_shape(owner: str, name: str, a: np.ndarray, expected: tuple, meaning: str) -> None:
-    """ValueError unless ``a.shape == expected``; ``meaning`` names the axes, e.g. ``(4H, D)``."""
-    if a.shape != tuple(expected):
-        raise UsageValueError(f"{owner}: {name} must have shape {meaning} = {tuple(expected)}; got {a.shape}")
+def _shape(owner: str, name: str, a: np.ndarray, expected: tuple, meaning: str) -> None:
+    check_shape(a, expected, name, owner, meaning, layout_first=True)
 
 
 def check_input(owner: str, x) -> np.ndarray:
-    """x as a C-contiguous float32/float64 array of shape (T, N, D), none of them 0."""
+    """x as a C-contiguous float32/float64 array of shape (T, N, I), none of them 0."""
     x = np.ascontiguousarray(x)
     if x.dtype not in (np.float32, np.float64):
         raise UsageTypeError(f"{owner}: x must be float32 or float64; got {x.dtype}")
     if x.ndim != 3 or x.size == 0:
-        raise UsageValueError(f"{owner}: x must have shape (T, N, D) with T, N, D >= 1; got {x.shape}")
+        raise UsageValueError(f"{owner}: x must have shape (T, N, I) with T, N, I >= 1; got {x.shape}")
     return x
 
 
@@ -73,7 +72,7 @@ def check_layer(owner: str, gates: int, x, h0, w_ih, w_hh, b_ih=None, b_hh=None,
     """
     x = check_input(owner, x)
     dtype = x.dtype
-    T, N, D = x.shape
+    T, N, I = x.shape
     h0 = check_float(owner, "h0", h0, dtype)
     if h0.ndim != 2 or h0.shape[0] != N:
         raise UsageValueError(f"{owner}: h0 must have shape (N, P) with N = {N} like x; got {h0.shape}")
@@ -90,30 +89,30 @@ def check_layer(owner: str, gates: int, x, h0, w_ih, w_hh, b_ih=None, b_hh=None,
                                       f"size; got h0 {h0.shape} and c0 {c0.shape}")
         else:
             w_hr = check_float(owner, "w_hr", w_hr, dtype)
-            check_shape(owner, "w_hr", w_hr, (P, H), "(P, H)")
+            _shape(owner, "w_hr", w_hr, (P, H), "(P, H)")
     elif w_hr is not None:
         raise UsageValueError(f"{owner}: w_hr (a projection) is an LSTM argument only")
     if H < 1:
         raise UsageValueError(f"{owner}: the hidden size must be at least 1; got H = {H}")
     g = "" if gates == 1 else str(gates)
     w_ih = check_float(owner, "w_ih", w_ih, dtype)
-    check_shape(owner, "w_ih", w_ih, (gates * H, D), f"({g}H, D)")
+    _shape(owner, "w_ih", w_ih, (gates * H, I), f"({g}H, I)")
     w_hh = check_float(owner, "w_hh", w_hh, dtype)
-    check_shape(owner, "w_hh", w_hh, (gates * H, P), f"({g}H, P)" if has_c else f"({g}H, H)")
+    _shape(owner, "w_hh", w_hh, (gates * H, P), f"({g}H, P)" if has_c else f"({g}H, H)")
     if (b_ih is None) != (b_hh is None):
         raise UsageValueError(f"{owner}: give both b_ih and b_hh or neither; got b_ih "
                               f"{'None' if b_ih is None else 'an array'} and b_hh "
                               f"{'None' if b_hh is None else 'an array'}")
     if b_ih is not None:
         b_ih = check_float(owner, "b_ih", b_ih, dtype)
-        check_shape(owner, "b_ih", b_ih, (gates * H,), f"({g}H,)")
+        _shape(owner, "b_ih", b_ih, (gates * H,), f"({g}H,)")
         b_hh = check_float(owner, "b_hh", b_hh, dtype)
-        check_shape(owner, "b_hh", b_hh, (gates * H,), f"({g}H,)")
+        _shape(owner, "b_hh", b_hh, (gates * H,), f"({g}H,)")
     return LayerArgs(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, H, P)
 
 
 def check_grad(owner: str, name: str, d, like: np.ndarray, meaning: str) -> np.ndarray:
     """An upstream gradient ``d``: the dtype and shape of ``like`` (the forward's output)."""
     d = check_float(owner, name, d, like.dtype)
-    check_shape(owner, name, d, like.shape, meaning)
+    _shape(owner, name, d, like.shape, meaning)
     return d

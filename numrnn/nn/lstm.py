@@ -3,20 +3,21 @@
     i, f, g, o = sigmoid, sigmoid, tanh, sigmoid of  x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh
     c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)   (then @ W_hr.T with ``proj_size``)
 
-The arithmetic is in ``numrnn/functional/lstm.py`` (and the kernels that mirror it);
-layers, directions and layouts are in ``numrnn/nn/recurrent.py``.
+The arithmetic is in ``numrnn/functional/lstm.py`` (and the kernels that mirror it),
+described for the layer machinery in ``numrnn/cells/lstm.py``; layers, directions and
+layouts are in ``numrnn/nn/recurrent.py``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from numrnn.functional.lstm import lstm_step_backward, lstm_step_forward
-from numrnn.nn.cell import CellBase
-from numrnn.nn.recurrent import RecurrentBase
+from numrnn.cells import LSTM_CELL
+from numrnn.nn.cell import Cell
+from numrnn.nn.recurrent import Recurrent
 
 
-class LSTM(RecurrentBase):
+class LSTM(Recurrent):
     """A multi-layer LSTM, like ``torch.nn.LSTM``.
 
     Parameters (PyTorch's names; L layers, D directions, G = 4 gates i, f, g, o;
@@ -31,32 +32,15 @@ class LSTM(RecurrentBase):
     either of dh_n, dc_n (or the whole tuple) may be ``None`` for zeros.
     """
 
-    _cell = "lstm"
-    _gates = 4
-    _n_states = 2
-
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  proj_size: int = 0, dtype=np.float32, backend: str = "auto",
                  seed: int | None = None):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+        super().__init__(LSTM_CELL, input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, proj_size, dtype, backend, seed)
 
-    def _run_layer(self, ops, x, state0, weights):
-        w_ih, w_hh, b_ih, b_hh = weights[:4]
-        w_hr = weights[4] if self.proj_size else None
-        h, c, cache = ops.lstm_forward(x, state0[0], state0[1], w_ih, w_hh, b_ih, b_hh, w_hr)
-        return (h, c), cache
 
-    def _run_layer_backward(self, ops, dstates, cache):
-        dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr = ops.lstm_backward(
-            dstates[0], dstates[1], cache
-        )
-        dweights = (dw_ih, dw_hh, db_ih, db_hh) + ((dw_hr,) if self.proj_size else ())
-        return dx, (dh0, dc0), dweights
-
-
-class LSTMCell(CellBase):
+class LSTMCell(Cell):
     """One step of the LSTM cell, like ``torch.nn.LSTMCell``.
 
     ``h1, c1 = cell(x, (h, c))`` with x (N, I) and h, c (N, H) (or (I,), (H,)
@@ -64,13 +48,7 @@ class LSTMCell(CellBase):
     where either of dh1, dc1 may be ``None``.
     """
 
-    _gates = 4
-    _n_states = 2
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=np.float32,
+                 seed: int | None = None):
+        super().__init__(LSTM_CELL, input_size, hidden_size, bias, dtype, seed)
 
-    def _step(self, x, state):
-        h, c, cache = lstm_step_forward(x, state[0], state[1], *self._weights())
-        return (h, c), cache
-
-    def _step_backward(self, dstate, cache):
-        dx, dh_prev, dc_prev, *dweights, _ = lstm_step_backward(dstate[0], dstate[1], cache)
-        return dx, (dh_prev, dc_prev), dweights

@@ -6,11 +6,19 @@ holds an array of the same shape under the same key. ``backward`` *adds* into
 ``grads``, as PyTorch accumulates into ``.grad``, so ``zero_grad()`` belongs before
 each step. A module made of others (``Sequential``) shows its children's entries
 under ``"child.name"`` keys.
+
+What a forward keeps for its backward (the *cache*) is kept per thread: a forward and
+the backward that follows it in the same thread always belong together, so one module
+may be used from several threads at once (each thread's gradients are added into the
+shared ``grads`` under a lock). A backward uses up its forward's cache, as PyTorch
+frees its graph: a second ``backward`` after one forward raises, unless the forward
+was called with ``keep_cache=True`` (PyTorch's ``retain_graph``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import numpy as np
 
@@ -18,6 +26,11 @@ from numrnn._checks import check_dtype
 from numrnn.backend import get_array_module, is_cupy_array
 from numrnn.device import array_module, check_device, to_device, to_device_of
 from numrnn.errors import UsageTypeError, UsageValueError
+
+#: Serialises the additions into ``grads`` of backward passes running in several threads.
+_GRADS_LOCK = threading.Lock()
+#: Set while a ``module(x, keep_cache=True)`` call runs: every forward inside it keeps its cache.
+_KEEP = threading.local()
 
 
 class Module:
@@ -28,7 +41,46 @@ class Module:
         self._params: dict = {}
         self._grads: dict = {}
         self._children: dict = {}
+        self._caches: dict = {}  # thread id -> (cache, keep) of that thread's last forward
         self.training = True
+
+    # -- the forward's cache, per thread ------------------------------------------------
+    @property
+    def _cache(self):
+        """The cache of the last forward in the calling thread (``None`` when there is none)."""
+        entry = self._caches.get(threading.get_ident())
+        return None if entry is None or entry[0] is _USED else entry[0]
+
+    @_cache.setter
+    def _cache(self, value) -> None:
+        tid = threading.get_ident()
+        if value is None:
+            self._caches.pop(tid, None)
+        else:
+            self._caches[tid] = (value, bool(getattr(_KEEP, "on", False)))
+
+    def _saved_cache(self):
+        """The calling thread's cache, for a backward; a RuntimeError when there is none
+        or when a backward has used it up. The backward calls :meth:`_used_cache` once it
+        has succeeded (a backward refused for a bad argument leaves the cache in place)."""
+        name = type(self).__name__
+        entry = self._caches.get(threading.get_ident())
+        if entry is None:
+            raise RuntimeError(f"{name}.backward called before forward: run the forward pass first")
+        if entry[0] is _USED:
+            raise RuntimeError(
+                f"{name}.backward called a second time after one forward: the first backward used "
+                "up the forward's cache (and added its gradients). Run the forward again, or call "
+                "the module with keep_cache=True to backpropagate through one forward more than once"
+            )
+        return entry[0]
+
+    def _used_cache(self) -> None:
+        """Mark the calling thread's cache used by a backward, unless its forward kept it."""
+        tid = threading.get_ident()
+        entry = self._caches.get(tid)
+        if entry is not None and not entry[1]:
+            self._caches[tid] = (_USED, False)
 
     # -- parameters ---------------------------------------------------------------
     def _add_param(self, name: str, value) -> None:
@@ -64,7 +116,9 @@ class Module:
         """Add ``value`` into ``grads[name]`` (no-op for ``None``), moving it to the
         gradient's device first (a GPU backward into a host module's grads)."""
         if value is not None:
-            self._grads[name] += to_device_of(value, self._grads[name])
+            value = to_device_of(value, self._grads[name])
+            with _GRADS_LOCK:
+                self._grads[name] += value
 
     def no_grad_entries(self) -> dict:
         """Name -> bool mask of parameter entries that get no gradient by definition
@@ -151,7 +205,7 @@ class Module:
         self.dtype = check_dtype(dtype)
         self._params = {k: v.astype(self.dtype) for k, v in self._params.items()}
         self._grads = {k: v.astype(self.dtype) for k, v in self._grads.items()}
-        self._cache = None
+        self._caches.clear()
         for child in self._children.values():
             child.astype(dtype)
         return self
@@ -172,7 +226,7 @@ class Module:
         array_module(device)  # CuPy and a GPU, or the error that says which is missing
         self._params = {k: to_device(v, device) for k, v in self._params.items()}
         self._grads = {k: to_device(v, device) for k, v in self._grads.items()}
-        self._cache = None  # a forward's cache lives on the old device
+        self._caches.clear()  # a forward's cache lives on the old device
         for child in self._children.values():
             child.to(device)
         return self
@@ -202,8 +256,33 @@ class Module:
     def backward(self, *args, **kwargs):
         raise NotImplementedError
 
-    def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+    def __call__(self, *args, keep_cache: bool = False, **kwargs):
+        """``forward(*args, **kwargs)``; with ``keep_cache=True`` the cache of this forward
+        (and of every module it calls) survives its backward, so backward can run again."""
+        if not keep_cache:
+            return self.forward(*args, **kwargs)
+        outer = getattr(_KEEP, "on", False)
+        _KEEP.on = True
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            _KEEP.on = outer
+
+
+class _Used:
+    """Marks a cache a backward has used up (so a second backward can say so)."""
+
+    def __repr__(self) -> str:
+        return "<used cache>"
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+_USED = _Used()
 
 
 def _to_device_like(a: np.ndarray, p):

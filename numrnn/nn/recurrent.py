@@ -1,53 +1,84 @@
-"""The multi-layer, bidirectional driver shared by RNN, LSTM and GRU.
+"""``Recurrent``: a multi-layer, bidirectional recurrent layer over any cell.
 
-This file knows nothing about any cell's arithmetic. It owns what PyTorch's
-``nn.RNNBase`` owns: parameter names and initialisation, the layout of the input
-(``batch_first``, unbatched), the stacking of layers, the two directions, dropout
-between layers, variable-length batches, and the order of ``h_n``. Per layer and
-direction it calls the cell's sequence functions, ``{cell}_forward`` and
-``{cell}_backward``, from the backend chosen by :mod:`numrnn.backend`.
+``nr.Recurrent(spec, input_size, hidden_size, ...)`` runs the cell a
+:class:`~numrnn.cells.CellSpec` describes with PyTorch's contract: ``RNN``, ``LSTM``
+and ``GRU`` are this class over the built-in cells, and a user's cell gets the same
+layers, directions, ``batch_first``, lengths, dropout, gradient checks, summaries and
+checkpoints. The work is split so each part reads on its own:
 
-Inside, everything is time-major: ``x`` is (T, N, I). With L layers, D directions
-(1 or 2), hidden size H and output size P (= H, or ``proj_size`` for an LSTM):
-
-    layer input      (T, N, I) for layer 0, (T, N, D*P) above it
-    layer output     (T, N, D*P): the directions side by side, forward first
-    state h_0, h_n   (L*D, N, P), ordered layer 0 forward, layer 0 reverse, layer 1 ...
-
-The reverse direction reads its input back to front: with ``lengths`` each sequence
-is reversed within its own length, so the reverse pass starts at its last real step.
-Past a sequence's length the outputs are zero and ``h_n`` is the state at its own
-last step, which is what PyTorch's packed sequences give.
+    this file              parameters (PyTorch's names, U(-1/sqrt(H), 1/sqrt(H))), the
+                           choice of backend, and the forward/backward that glue:
+    nn/boundary.py         the caller's layout and device  <->  time-major on the device
+    nn/stack.py            layers, directions, lengths, dropout, the order of h_n
+    the cell's functions   one layer, one direction: the reference, a kernel, or the
+                           generic loop over the cell's steps (cells/generic.py)
 """
 
 from __future__ import annotations
 
-import math
+from typing import NamedTuple
 
 import numpy as np
 
-from numrnn._checks import as_float_array, check_lengths, check_positive_int, check_real, check_shape
-from numrnn.backend import check_backend_name, get_array_module, get_ops
-from numrnn.device import array_module, backend_device, check_device, device_of, module_backend, to_device
+from numrnn._checks import check_positive_int, check_real
+from numrnn.backend import check_backend_name, get_ops
+from numrnn.cells import CellSpec
+from numrnn.cells.generic import generic_ops
+from numrnn.device import backend_device, check_device, module_backend, to_device
 from numrnn.errors import UsageTypeError, UsageValueError
+from numrnn.nn.boundary import Boundary
+from numrnn.nn.cellstate import (
+    check_sizes,
+    init_uniform,
+    join_states,
+    resolve_cell,
+    split_states,
+    state_label,
+)
 from numrnn.nn.module import Module
+from numrnn.nn.stack import StackCache, stack_backward, stack_forward
 
 
-class RecurrentBase(Module):
-    """Stacks of a recurrent cell; subclasses name the cell and bind its functions.
+class RecurrentCache(NamedTuple):
+    """What :meth:`Recurrent.backward` needs from the forward of the same thread."""
 
-    A subclass sets ``_cell`` (``"rnn"``, ``"lstm"`` or ``"gru"``), ``_gates`` (rows
-    of ``weight_ih`` per hidden unit) and ``_n_states`` (1 for h, 2 for (h, c)), and
-    implements :meth:`_run_layer` and :meth:`_run_layer_backward`.
+    ops: object  # the cell's SequenceOps the forward ran: the backward must be their twin
+    stack: StackCache  # per layer and direction, the cell's cache; lengths, masks
+    boundary: Boundary  # how the arrays crossed in, so gradients cross back alike
+    out_shape: tuple  # (T, N, D*P) time-major
+
+
+class Recurrent(Module):
+    """Stacks of any recurrent cell, like ``torch.nn.RNN`` for the cell ``spec`` describes.
+
+    Parameters
+    ----------
+    cell : a :class:`~numrnn.CellSpec` (or the name of a registered one).
+    input_size, hidden_size : I and H.
+    num_layers, bias, batch_first, dropout, bidirectional : as in ``torch.nn.RNN``.
+    proj_size : P < H, for a cell that takes a projection (the LSTM); 0 is none.
+    dtype : np.float32 or np.float64.
+    backend : ``"auto"``, ``"numpy"``, ``"numba"`` or ``"cupy"`` (numrnn.backend).
+    seed : seeds the initialisation and the dropout masks.
+    options : the cell's keyword options (``{"nonlinearity": "relu"}`` for the RNN cell).
+
+    Parameters of layer k and direction d (PyTorch's names; G = ``cell.gates``):
+        weight_ih_l{k}[_reverse] (G*H, I) for k = 0, (G*H, D*P) above;
+        weight_hh_l{k}[_reverse] (G*H, P);  bias_ih_l{k}[_reverse], bias_hh_l{k}[_reverse] (G*H,);
+        weight_hr_l{k}[_reverse] (P, H) only with ``proj_size > 0``.
+
+    ``out, h_n = layer(x, h0)`` for a one-state cell, ``out, (h_n, c_n) = layer(x, (h0, c0))``
+    for a two-state one: x (T, N, I) (or (N, T, I) with ``batch_first``, or (T, I)
+    unbatched), states (L*D, N, S), out (T, N, D*P); ``layer(x, h0, lengths=...)`` for
+    variable lengths. ``dx, dh0 = layer.backward(dout, dh_n)`` (tuples for several states,
+    any entry may be ``None``) adds the parameter gradients into :attr:`grads`.
     """
 
-    _cell = "rnn"
-    _gates = 1
-    _n_states = 1
     _unpack_output_grads = True  # backward(dout, dh_n) takes forward's (out, h_n) unpacked
 
     def __init__(
         self,
+        cell,
         input_size: int,
         hidden_size: int,
         num_layers: int = 1,
@@ -59,13 +90,18 @@ class RecurrentBase(Module):
         dtype=np.float32,
         backend: str = "auto",
         seed: int | None = None,
+        options: dict | None = None,
     ):
         super().__init__(dtype)
         name = type(self).__name__
-        self.input_size = check_positive_int(input_size, "input_size", name)
-        self.hidden_size = check_positive_int(hidden_size, "hidden_size", name)
+        self.cell: CellSpec = resolve_cell(cell, name)
+        self.options = self.cell.resolve_options(options, name)
+        self.input_size, self.hidden_size = check_sizes(name, input_size, hidden_size)
         self.num_layers = check_positive_int(num_layers, "num_layers", name)
         self.proj_size = check_positive_int(proj_size, "proj_size", name, minimum=0)
+        if self.proj_size and not self.cell.projection:
+            raise UsageValueError(f"{name}: cell {self.cell.name!r} takes no projection; got "
+                                  f"proj_size={proj_size}")
         if self.proj_size and self.proj_size >= self.hidden_size:
             raise UsageValueError(
                 f"{name}: proj_size must be smaller than hidden_size; "
@@ -78,9 +114,8 @@ class RecurrentBase(Module):
         self.bidirectional = bool(bidirectional)
         self.backend = check_backend_name(backend)
         self.last_backend: str | None = None  # the backend the last forward ran on
-        self.last_kernels: str | None = None  # the module whose functions it called
+        self.last_kernels: str | None = None  # the implementation whose functions it called
         self.rng = np.random.default_rng(seed)
-        self._cache = None
         self._masks: list = []  # dropout mask per layer below the top, from the last forward
         self._hold_masks = False
         self._init_params()
@@ -95,17 +130,19 @@ class RecurrentBase(Module):
         """P: the size of h (``proj_size`` when it is set, else ``hidden_size``)."""
         return self.proj_size or self.hidden_size
 
+    @property
+    def _cell(self) -> str:
+        """The cell's name (what this attribute held before cells were described by specs)."""
+        return self.cell.name
+
     def _state_sizes(self) -> tuple:
-        """Size of each state (h, and c for an LSTM)."""
-        return (self.output_size,) if self._n_states == 1 else (self.output_size, self.hidden_size)
+        """Size of each state: P for h, H for the others (an LSTM's c)."""
+        return self.cell.state_sizes(self.hidden_size, self.output_size)
 
     def _names(self, layer: int, direction: int) -> tuple:
-        """Parameter names of one layer and direction, in PyTorch's order.
-
-        The order is the order of the cell's sequence function arguments after the
-        states: (weight_ih, weight_hh, bias_ih, bias_hh[, weight_hr]); absent ones are
-        ``None``.
-        """
+        """Parameter names of one layer and direction, in the order the cell's functions
+        take the weights: (weight_ih, weight_hh, bias_ih, bias_hh[, weight_hr]); absent
+        ones (no bias) are ``None``."""
         sfx = f"_l{layer}" + ("_reverse" if direction else "")
         names = [f"weight_ih{sfx}", f"weight_hh{sfx}"]
         names += [f"bias_ih{sfx}", f"bias_hh{sfx}"] if self.bias else [None, None]
@@ -113,21 +150,23 @@ class RecurrentBase(Module):
             names.append(f"weight_hr{sfx}")
         return tuple(names)
 
-    def _weights(self, layer: int, direction: int) -> tuple:
+    def layer_weights(self, layer: int = 0, direction: int = 0) -> tuple:
+        """The weights of one layer and direction as the cell's functions take them:
+        ``(w_ih, w_hh, b_ih, b_hh[, w_hr])``, ``None`` for the biases of ``bias=False``."""
         return tuple(None if n is None else self._params[n] for n in self._names(layer, direction))
+
+    _weights = layer_weights  # the name diagnostics and tests used before
 
     def _init_params(self) -> None:
         """PyTorch's initialisation: every parameter from U(-1/sqrt(H), 1/sqrt(H))."""
-        H, P, G = self.hidden_size, self.output_size, self._gates
-        k = 1.0 / math.sqrt(H)
+        H, P, G = self.hidden_size, self.output_size, self.cell.gates
         for layer in range(self.num_layers):
             in_size = self.input_size if layer == 0 else P * self.num_directions
             for d in range(self.num_directions):
                 shapes = [(G * H, in_size), (G * H, P), (G * H,), (G * H,), (P, H)]
-                for name, shape in zip(self._names(layer, d), shapes):
-                    if name is not None:
-                        w = self.rng.uniform(-k, k, size=shape).astype(self.dtype)
-                        self._add_param(name, w)
+                for pname, shape in zip(self._names(layer, d), shapes):
+                    if pname is not None:
+                        self._add_param(pname, init_uniform(self.rng, shape, H, self.dtype))
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -144,132 +183,28 @@ class RecurrentBase(Module):
         return s
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.extra_repr()})"
+        if type(self) is not Recurrent:  # RNN, LSTM, GRU: the class names the cell
+            return f"{type(self).__name__}({self.extra_repr()})"
+        options = {k: v for k, v in self.options.items() if v != self.cell.options[k]}
+        extra = "".join(f", options={{{k!r}: {v!r}}}" for k, v in options.items())
+        return f"Recurrent({self.cell.name}, {self.extra_repr()}{extra})"
 
-    # -- the cell's hooks ----------------------------------------------------------------
+    # -- one layer, one direction: the cell's whole-sequence functions -------------------------
     def _run_layer(self, ops, x, state0: tuple, weights: tuple):
-        """One layer, one direction: ``x`` (T, N, F) -> (states per step, cache).
-
-        Returns a tuple with one (T, N, size) array per state, h first.
-        """
-        raise NotImplementedError
+        """One layer, one direction: ``x`` (T, N, F) -> (one (T, N, S) array per state, cache)."""
+        return ops.forward(x, state0, *weights, **self.options)
 
     def _run_layer_backward(self, ops, dstates: tuple, cache):
         """Backward of :meth:`_run_layer`: gradients for every state at every step in,
         ``(dx, dstate0 tuple, dweights tuple in _names order)`` out."""
-        raise NotImplementedError
+        dx, dstate0, *dweights = ops.backward(dstates, cache)
+        return dx, tuple(dstate0), tuple(dweights)
 
-    # -- boundary: layouts and checks -----------------------------------------------------
-    def _split_hx(self, hx) -> tuple | None:
-        """``hx`` as a tuple of states (or ``None``): h, or (h, c) for an LSTM."""
-        if hx is None:
-            return None
-        if self._n_states == 1:
-            return (hx,)
-        if not isinstance(hx, (tuple, list)) or len(hx) != self._n_states:
-            raise UsageTypeError(
-                f"{type(self).__name__}: the state must be a tuple (h, c); got {type(hx).__name__}"
-            )
-        return tuple(hx)
-
-    def _join_state(self, states: tuple):
-        return states[0] if self._n_states == 1 else tuple(states)
-
-    def _state_label(self, i: int) -> str:
-        return ("h", "c")[i]
-
-    def _input_to_time_major(self, x):
-        """Check ``x`` and return it as a contiguous (T, N, I) array, and whether it was batched."""
-        name = type(self).__name__
-        x = as_float_array(x, "input", name, self.dtype)
-        layout = "(N, T, I)" if self.batch_first else "(T, N, I)"
-        if x.ndim not in (2, 3):
-            raise UsageValueError(
-                f"{name}: input must be 3-D {layout} or 2-D (T, I) for one unbatched "
-                f"sequence; got {x.ndim}-D input of shape {tuple(x.shape)}"
-            )
-        batched = x.ndim == 3
-        shape = tuple(x.shape)
-        if not batched:
-            x = x[:, None, :]
-        elif self.batch_first:
-            x = x.transpose(1, 0, 2)
-        T, N, I = x.shape
-        if I != self.input_size:
-            raise UsageValueError(
-                f"{name}: input must have input_size={self.input_size} features in its "
-                f"last axis; got {I} (input shape {shape})"
-            )
-        if T == 0:
-            raise UsageValueError(f"{name}: input is an empty sequence (T = 0); need at least one step")
-        if N == 0:
-            raise UsageValueError(f"{name}: input has an empty batch (N = 0)")
-        # a copy: the caches keep the input, and the caller may write into its own array
-        # before calling backward (PyTorch refuses that; here it cannot go wrong)
-        return get_array_module(x).array(x, order="C", copy=True), batched
-
-    def _check_state(self, s, size: int, label: str, N: int, batched: bool, xp):
-        """Check one initial state (or its gradient); return it as (L*D, N, size)."""
-        name = type(self).__name__
-        LD = self.num_layers * self.num_directions
-        s = as_float_array(s, label, name, self.dtype)
-        if batched:
-            check_shape(s, (LD, N, size), label, name, "(num_layers * num_directions, N, size)")
-            return get_array_module(s).array(s, order="C", copy=True)  # a copy, as for x
-        check_shape(s, (LD, size), label, name, "(num_layers * num_directions, size) for unbatched input")
-        return get_array_module(s).array(s[:, None, :], order="C", copy=True)
-
-    def _check_states(self, given, N: int, batched: bool, prefix: str, xp) -> tuple:
-        """Initial states, or gradients of final states, as (L*D, N, size) arrays.
-
-        ``given`` is the tuple from :meth:`_split_hx`; ``None`` entries become zeros.
-        ``prefix`` is ``""`` for h0/c0 and ``"d"`` for dh_n/dc_n (used in messages).
-        """
-        LD = self.num_layers * self.num_directions
-        suffix = "0" if prefix == "" else "_n"
-        out = []
-        for i, size in enumerate(self._state_sizes()):
-            g = None if given is None else given[i]
-            if g is None:
-                out.append(xp.zeros((LD, N, size), dtype=self.dtype))
-            else:
-                label = f"{prefix}{self._state_label(i)}{suffix}"
-                out.append(self._check_state(g, size, label, N, batched, xp))
-        return tuple(out)
-
-    def _check_lengths(self, lengths, T: int, N: int, batched: bool):
-        """``lengths`` as an int array (N,) with 1 <= length <= T, or ``None``."""
-        if lengths is None:
-            return None
-        name = type(self).__name__
-        if not batched:
-            raise UsageValueError(f"{name}: lengths needs batched input; got one unbatched sequence")
-        return check_lengths(lengths, T, N, name)
-
-    # -- time order helpers -----------------------------------------------------------------
-    @staticmethod
-    def _reverse_index(lengths, T: int):
-        """(T, N) index that reverses each column within its length: rev[t] = len-1-t.
-
-        Positions past a sequence's length stay where they are. It is its own inverse.
-        """
-        t = np.arange(T)[:, None]
-        return np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)
-
-    def _in_direction(self, a, direction: int, rev, xp):
-        """``a`` (T, N, F) in the reading order of ``direction`` (and back again)."""
-        if direction == 0:
-            return a
-        if rev is None:
-            return xp.ascontiguousarray(a[::-1])
-        return a[xp.asarray(rev), xp.arange(a.shape[1])[None, :]]
-
-    @staticmethod
-    def _at_last_step(seq, lengths, xp):
-        """The state at each sequence's last real step: (T, N, S) -> (N, S)."""
-        if lengths is None:
-            return seq[-1]
-        return seq[xp.asarray(lengths - 1), xp.arange(seq.shape[1])]
+    def _ops(self, backend: str):
+        """The cell's sequence functions on ``backend``: its implementation for that
+        backend (numrnn.backend.get_ops), or the generic loop over its steps."""
+        impl = get_ops(backend, self.cell)
+        return generic_ops(self.cell) if impl is None else self.cell.sequence(impl)
 
     def _dropout_mask(self, layer: int, shape, xp):
         """Inverted-dropout mask for the output of ``layer``: 0 or 1/(1-p)."""
@@ -283,6 +218,15 @@ class RecurrentBase(Module):
             self._masks.append(mask)
         return mask
 
+    def _check_param_dtypes(self) -> None:
+        """Every parameter must still have the module's dtype (an array assigned into
+        ``params`` may not): the same refusal on every backend, never a silent upcast."""
+        for pname, p in self._params.items():
+            if p.dtype != self.dtype:
+                raise UsageTypeError(f"{type(self).__name__}: parameter {pname} has dtype {p.dtype}, but the "
+                                     f"module is {self.dtype.name}; assign arrays of that dtype, or call "
+                                     f".astype(np.{p.dtype.name}) on the module")
+
     # -- forward -----------------------------------------------------------------------------
     def forward(self, x, hx=None, lengths=None):
         """Run the stack over a batch of sequences.
@@ -290,160 +234,97 @@ class RecurrentBase(Module):
         Parameters
         ----------
         x : (T, N, I), or (N, T, I) with ``batch_first``, or (T, I) unbatched.
-        hx : initial state(s), (L*D, N, P) each ((L*D, P) unbatched); ``None`` is zeros.
+        hx : initial state(s), (L*D, N, S) each ((L*D, S) unbatched); ``None`` is zeros.
         lengths : optional (N,) ints in [1, T]: the real length of each sequence.
 
         Returns
         -------
         out : (T, N, D*P) (batch-first or unbatched like ``x``): the top layer's h at
-            every step, both directions side by side.
-        h_n : (L*D, N, P) final states (and c_n, as a tuple, for an LSTM).
+            every step, both directions side by side; exact zeros past each length.
+        h_n : (L*D, N, P) final states (a tuple with the other states, e.g. (h_n, c_n)).
         """
-        x, batched = self._input_to_time_major(x)
-        xp = get_array_module(x)
-        T, N, _ = x.shape
-        states0 = self._check_states(self._split_hx(hx), N, batched, "", xp)
-        lengths = self._check_lengths(lengths, T, N, batched)
+        name = type(self).__name__
+        self._check_param_dtypes()
         backend = module_backend(self.backend, x, self._params.values())
-        ops = get_ops(backend, self._cell)
-        # compute where the backend runs; hand back what the caller passed (NumPy or CuPy)
-        caller, device = device_of(x), backend_device(backend)
-        xp = array_module(device)
-        x, states0 = to_device(x, device), tuple(to_device(s, device) for s in states0)
-        rev = None if lengths is None else self._reverse_index(lengths, T)
-        valid = None if lengths is None else xp.asarray(
-            (np.arange(T)[:, None] < lengths[None, :])[:, :, None].astype(self.dtype))  # (T, N, 1)
-
-        layer_in = x
-        finals = [[] for _ in range(self._n_states)]
-        layer_caches = []
+        device = backend_device(backend)
+        boundary, x = Boundary.enter(x, batch_first=self.batch_first, input_size=self.input_size,
+                                     dtype=self.dtype, device=device, owner=name)
+        xp = boundary.xp
+        T, N, _ = x.shape
+        LD = self.num_layers * self.num_directions
+        labels = tuple(state_label(self.cell, i, suffix="0") for i in range(self.cell.num_states))
+        states0 = boundary.states(split_states(self.cell, hx, name), self._state_sizes(), labels, LD, N,
+                                  self.dtype, name)
+        lengths = boundary.lengths(lengths, T, N, name)
+        ops = self._ops(backend)
         use_dropout = self.training and self.dropout > 0
-        for layer in range(self.num_layers):
-            outs, caches = [], []
-            for d in range(self.num_directions):
-                idx = layer * self.num_directions + d
-                state0 = tuple(s[idx] for s in states0)
-                xin = self._in_direction(layer_in, d, rev, xp)
-                weights = tuple(to_device(w, device) for w in self._weights(layer, d))
-                seqs, cache = self._run_layer(ops, xin, state0, weights)
-                outs.append(self._in_direction(seqs[0], d, rev, xp))
-                for i, seq in enumerate(seqs):
-                    finals[i].append(self._at_last_step(seq, lengths, xp))
-                caches.append(cache)
-            layer_out = outs[0] if len(outs) == 1 else xp.concatenate(outs, axis=2)  # (T, N, D*P)
-            if valid is not None:
-                layer_out = layer_out * valid
-            layer_caches.append(caches)
-            if use_dropout and layer < self.num_layers - 1:
-                layer_in = layer_out * self._dropout_mask(layer, layer_out.shape, xp)
-            else:
-                layer_in = layer_out
-        out = layer_in  # (T, N, D*P)
-        if self.num_directions == 1 and valid is None:
-            # out is then the kernel's own buffer, which its cache still reads: hand the
-            # caller a copy, so that writing into out cannot corrupt the backward
-            out = out.copy()
-        states_n = tuple(xp.stack(f) for f in finals)  # (L*D, N, size) each
 
-        self.last_backend, self.last_kernels = backend, ops.__name__
-        self._cache = dict(  # the backend's name, not its module: a module cannot be deep-copied
-            backend=backend, layers=layer_caches, lengths=lengths, rev=rev, valid=valid,
-            dropout=use_dropout, batched=batched, T=T, N=N, out_shape=out.shape, device=device,
-        )
-        return to_device(self._to_user_layout(out, batched), caller), self._join_state(
-            tuple(to_device(s if batched else s[:, 0], caller) for s in states_n)
-        )
+        def weights(layer, d):
+            return tuple(to_device(w, device) for w in self.layer_weights(layer, d))
 
-    def _to_user_layout(self, a, batched: bool):
-        """(T, N, F) -> the caller's layout: (N, T, F) if batch_first, (T, F) unbatched."""
-        if not batched:
-            return a[:, 0]
-        if self.batch_first:
-            return get_array_module(a).ascontiguousarray(a.transpose(1, 0, 2))
-        return a
+        out, states_n, stack = stack_forward(
+            x, states0, lengths, num_layers=self.num_layers, num_directions=self.num_directions,
+            weights=weights, run_layer=lambda xin, s0, w: self._run_layer(ops, xin, s0, w),
+            dropout_mask=(lambda layer, shape: self._dropout_mask(layer, shape, xp)) if use_dropout else None,
+            xp=xp,
+        )
+        path = getattr(stack.layers[0][0], "path", None)  # a kernel module that chooses among paths
+        self.last_backend = backend
+        self.last_kernels = ops.name if path is None else f"{ops.name} ({path})"
+        self._cache = RecurrentCache(ops, stack, boundary, tuple(out.shape))
+        return boundary.leave(out), join_states(self.cell, boundary.leave_states(states_n))
 
     # -- backward -----------------------------------------------------------------------------
     def backward(self, dout, dhx=None):
-        """Backpropagation through time for the last forward.
+        """Backpropagation through time for the last forward (in this thread).
 
         Parameters
         ----------
         dout : dL/dout, shaped like ``out``.
-        dhx : dL/dh_n shaped like ``h_n`` (a tuple (dh_n, dc_n) for an LSTM, where
-            either may be ``None``); ``None`` means zeros.
+        dhx : dL/dh_n shaped like ``h_n`` (a tuple such as (dh_n, dc_n) for a cell with
+            several states, where any entry may be ``None``); ``None`` means zeros.
 
         Returns
         -------
         dx : shaped like the input ``x``.
-        dhx0 : dL/dh_0 shaped like ``h_0`` (a tuple for an LSTM).
+        dhx0 : dL/dh_0 shaped like ``h_0`` (a tuple for several states).
 
-        The parameter gradients are *added* into :attr:`grads`.
+        The parameter gradients are *added* into :attr:`grads`. A forward's cache serves
+        one backward (see :class:`~numrnn.nn.module.Module`).
         """
         name = type(self).__name__
-        c = self._cache
-        if c is None:
-            raise RuntimeError(f"{name}.backward called before forward: run the forward pass first")
-        ops = get_ops(c["backend"], self._cell)
-        lengths, rev, valid, batched = c["lengths"], c["rev"], c["valid"], c["batched"]
-        T, N = c["T"], c["N"]
-        L, D = self.num_layers, self.num_directions
-        user_out_shape = tuple(self._to_user_layout(np.empty(c["out_shape"], dtype=np.bool_), batched).shape)
-        dout = as_float_array(dout, "dout", name, self.dtype)
-        check_shape(dout, user_out_shape, "dout", name, "(the shape of out)")
-        xp = get_array_module(dout)
-        if not batched:
-            dout = dout[:, None, :]
-        elif self.batch_first:
-            dout = dout.transpose(1, 0, 2)
-        dstates_n = self._check_states(self._split_hx(dhx), N, batched, "d", xp)
-        caller, device = device_of(dout), c["device"]
-        xp = array_module(device)
-        dout, dstates_n = to_device(dout, device), tuple(to_device(s, device) for s in dstates_n)
+        c = self._saved_cache()
+        b = c.boundary
+        dout = b.output_grad(dout, c.out_shape, self.dtype, name)
+        labels = tuple(state_label(self.cell, i, "d", "_n") for i in range(self.cell.num_states))
+        LD = self.num_layers * self.num_directions
+        dstates_n = b.states(split_states(self.cell, dhx, name, "the state gradient"), self._state_sizes(),
+                             labels, LD, c.stack.N, self.dtype, name)
 
-        P = self.output_size
-        dstates0 = [[None] * (L * D) for _ in range(self._n_states)]
-        d_layer_out = dout
-        cols = xp.arange(N)
-        for layer in reversed(range(L)):
-            if valid is not None:
-                d_layer_out = d_layer_out * valid
-            d_layer_in = None
-            for d in range(D):
-                idx = layer * D + d
-                # a fresh array: dh_n is added into it below, and dout is the caller's
-                dh_seq = xp.array(
-                    self._in_direction(d_layer_out[:, :, d * P:(d + 1) * P], d, rev, xp), copy=True
-                )
-                dseqs = [dh_seq] + [
-                    xp.zeros((T, N, s), dtype=self.dtype) for s in self._state_sizes()[1:]
-                ]
-                last = T - 1 if lengths is None else xp.asarray(lengths - 1)
-                for i in range(self._n_states):
-                    dseqs[i][last, cols] += dstates_n[i][idx]
-                dx, dstate0, dweights = self._run_layer_backward(
-                    ops, tuple(dseqs), c["layers"][layer][d]
-                )
-                for pname, g in zip(self._names(layer, d), dweights):
-                    if pname is not None:
-                        self._accumulate(pname, g)
-                for i, g in enumerate(dstate0):
-                    dstates0[i][idx] = g
-                dx = self._in_direction(dx, d, rev, xp)
-                d_layer_in = dx if d_layer_in is None else d_layer_in + dx
-            if layer > 0 and c["dropout"]:
-                d_layer_in = d_layer_in * self._masks[layer - 1]
-            d_layer_out = d_layer_in
-        dx = to_device(self._to_user_layout(d_layer_out, batched), caller)
-        dh0 = tuple(xp.stack(g) for g in dstates0)
-        return dx, self._join_state(tuple(to_device(g if batched else g[:, 0], caller) for g in dh0))
+        def accumulate(layer, d, dweights):
+            for pname, g in zip(self._names(layer, d), dweights):
+                if pname is not None:
+                    self._accumulate(pname, g)
 
-    def astype(self, dtype) -> RecurrentBase:
+        dx, dstates0 = stack_backward(
+            dout, dstates_n, c.stack, num_directions=self.num_directions,
+            run_layer_backward=lambda dseqs, cache: self._run_layer_backward(c.ops, dseqs, cache),
+            accumulate=accumulate, xp=b.xp,
+        )
+        self._used_cache()
+        return b.leave(dx), join_states(self.cell, b.leave_states(dstates0))
+
+    def astype(self, dtype) -> Recurrent:
         super().astype(dtype)
         self._masks = [m.astype(self.dtype) for m in self._masks]
         return self
 
-    def to(self, device: str) -> RecurrentBase:
+    def to(self, device: str) -> Recurrent:
         super().to(device)
         self._masks = [to_device(m, check_device(device)) for m in self._masks]
         return self
 
+
+RecurrentBase = Recurrent  # the name of this class before cells were described by specs
+
+__all__ = ["Recurrent", "RecurrentBase", "RecurrentCache"]

@@ -27,22 +27,17 @@ from tests.kernels.kernel_checks import (  # noqa: E402
     assert_rejects,
     assert_results_match,
     assert_unchanged,
+    compare_modules,
     copies,
-    uniform,
+    layer_args,
+    twins,
 )
 from tests.torch_oracle import max_rel  # noqa: E402
 
 
-def _layer_args(rng, T, N, D, H, P, dtype, bias):
+def _layer_args(rng, T, N, I, H, P, dtype, bias):
     """x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr for one layer (P = 0: no projection)."""
-    Po = P or H
-
-    u = uniform(rng, H, dtype)
-    x = rng.standard_normal((T, N, D)).astype(dtype)
-    h0 = rng.standard_normal((N, Po)).astype(dtype)
-    c0 = rng.standard_normal((N, H)).astype(dtype)
-    b = (u(4 * H), u(4 * H)) if bias else (None, None)
-    return x, h0, c0, u(4 * H, D), u(4 * H, Po), b[0], b[1], (u(P, H) if P else None)
+    return layer_args(rng, T, N, I, H, dtype, bias, gates=4, P=P, cell_state=True)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -99,14 +94,14 @@ def test_kernel_rejects_bad_inputs(rng):
 # N = 1, H = 4 takes the hand-written loops, which index every weight without checks.
 BAD_FORWARD = [
     ("w_hh", np.zeros((16, 3)), ValueError, r"w_hh must have shape \(4H, P\) = \(16, 4\); got \(16, 3\)"),
-    ("w_ih", np.zeros((12, 2)), ValueError, r"w_ih must have shape \(4H, D\) = \(16, 2\)"),
+    ("w_ih", np.zeros((12, 2)), ValueError, r"w_ih must have shape \(4H, I\) = \(16, 2\)"),
     ("b_ih", np.zeros(15), ValueError, r"b_ih must have shape \(4H,\) = \(16,\); got \(15,\)"),
     ("b_hh", np.zeros(4), ValueError, "b_hh must have shape"),
     ("b_hh", None, ValueError, "both b_ih and b_hh or neither"),
     ("c0", np.zeros((2, 4)), ValueError, "c0 must have shape"),
     ("c0", np.zeros((1, 5)), ValueError, "h0 .* and c0 .* must have the same size"),
     ("h0", np.zeros((1, 3)), ValueError, "h0 .* and c0 .* must have the same size"),
-    ("x", np.zeros((3, 1, 2, 1)), ValueError, r"x must have shape \(T, N, D\)"),
+    ("x", np.zeros((3, 1, 2, 1)), ValueError, r"x must have shape \(T, N, I\)"),
 ]
 BAD_PROJ_FORWARD = [  # proj_size P = 3
     ("w_hr", np.zeros((3, 5)), ValueError, r"w_hr must have shape \(P, H\) = \(3, 4\); got \(3, 5\)"),
@@ -154,29 +149,11 @@ if JIT_OFF:  # Python loops: a corner of the grid
 
 
 def _twins(dtype, **kw):
-    """Two modules with the same weights, on the NumPy reference and on the Numba kernels."""
-    a = nr.LSTM(dtype=dtype, backend="numpy", seed=3, **kw)
-    b = nr.LSTM(dtype=dtype, backend="numba", seed=4, **kw)
-    b.load_state_dict(a.state_dict())
-    return a, b
+    return twins(nr.LSTM, dtype, **kw)
 
 
 def _compare_modules(a, b, x, hx, dtype, lengths=None):
-    out_a, (hn_a, cn_a) = a(x, hx, lengths=lengths)
-    out_b, (hn_b, cn_b) = b(x, hx, lengths=lengths)
-    assert b.last_backend == "numba" and b.last_kernels == nb.__name__ and a.last_backend == "numpy"
-    for u, v in ((out_b, out_a), (hn_b, hn_a), (cn_b, cn_a)):
-        assert max_rel(u, v) <= TOL[dtype]
-    rng = np.random.default_rng(7)
-    dout = rng.standard_normal(out_a.shape).astype(dtype)
-    dhx = (rng.standard_normal(hn_a.shape).astype(dtype), rng.standard_normal(cn_a.shape).astype(dtype))
-    dx_a, (dh0_a, dc0_a) = a.backward(dout, dhx)
-    dx_b, (dh0_b, dc0_b) = b.backward(dout, dhx)
-    for u, v in ((dx_b, dx_a), (dh0_b, dh0_a), (dc0_b, dc0_a)):
-        assert max_rel(u, v) <= TOL[dtype]
-    assert set(b.grads) == set(a.grads)
-    for name, g in a.grads.items():
-        assert max_rel(b.grads[name], g) <= TOL[dtype], name
+    compare_modules(a, b, x, hx, dtype, nb, lengths)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

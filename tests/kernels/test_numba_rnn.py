@@ -26,19 +26,17 @@ from tests.kernels.kernel_checks import (  # noqa: E402
     assert_rejects,
     assert_results_match,
     assert_unchanged,
+    compare_modules,
     copies,
-    uniform,
+    layer_args,
+    twins,
 )
 from tests.torch_oracle import max_rel  # noqa: E402
 
 
-def _layer_args(rng, T, N, D, H, dtype, bias):
+def _layer_args(rng, T, N, I, H, dtype, bias):
     """x, h0, w_ih, w_hh, b_ih, b_hh for one layer."""
-    u = uniform(rng, H, dtype)
-    x = rng.standard_normal((T, N, D)).astype(dtype)
-    h0 = rng.standard_normal((N, H)).astype(dtype)
-    b = (u(H), u(H)) if bias else (None, None)
-    return x, h0, u(H, D), u(H, H), b[0], b[1]
+    return layer_args(rng, T, N, I, H, dtype, bias, gates=1)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -94,15 +92,15 @@ def test_kernel_rejects_bad_inputs(rng):
 BAD_FORWARD = [
     ("w_hh", np.zeros((4, 3)), ValueError, r"w_hh must have shape \(H, H\) = \(4, 4\); got \(4, 3\)"),
     ("w_hh", np.zeros((3, 4)), ValueError, "w_hh must have shape"),
-    ("w_ih", np.zeros((4, 3)), ValueError, r"w_ih must have shape \(H, D\) = \(4, 2\)"),
+    ("w_ih", np.zeros((4, 3)), ValueError, r"w_ih must have shape \(H, I\) = \(4, 2\)"),
     ("b_ih", np.zeros(3), ValueError, r"b_ih must have shape \(H,\) = \(4,\); got \(3,\)"),
     ("b_hh", np.zeros(3), ValueError, "b_hh must have shape"),
     ("b_hh", None, ValueError, "both b_ih and b_hh or neither"),
     ("h0", np.zeros((2, 4)), ValueError, "h0 must have shape"),
     ("h0", np.zeros(4), ValueError, "h0 must have shape"),
     ("h0", [[0.0] * 4], TypeError, "h0 must be a NumPy array"),
-    ("x", np.zeros((3, 2)), ValueError, r"x must have shape \(T, N, D\)"),
-    ("x", np.zeros((0, 1, 2)), ValueError, "T, N, D >= 1"),
+    ("x", np.zeros((3, 2)), ValueError, r"x must have shape \(T, N, I\)"),
+    ("x", np.zeros((0, 1, 2)), ValueError, "T, N, I >= 1"),
     ("b_ih", np.zeros(4, dtype=np.float32), TypeError, "b_ih must have dtype float64"),
 ]
 
@@ -149,26 +147,11 @@ if JIT_OFF:  # Python loops: a corner of the grid
 
 
 def _twins(dtype, **kw):
-    """Two modules with the same weights, on the NumPy reference and on the Numba kernels."""
-    a = nr.RNN(dtype=dtype, backend="numpy", seed=3, **kw)
-    b = nr.RNN(dtype=dtype, backend="numba", seed=4, **kw)
-    b.load_state_dict(a.state_dict())
-    return a, b
+    return twins(nr.RNN, dtype, **kw)
 
 
 def _compare_modules(a, b, x, h0, dtype, lengths=None):
-    out_a, hn_a = a(x, h0, lengths=lengths)
-    out_b, hn_b = b(x, h0, lengths=lengths)
-    assert b.last_backend == "numba" and a.last_backend == "numpy"
-    assert max_rel(out_b, out_a) <= TOL[dtype] and max_rel(hn_b, hn_a) <= TOL[dtype]
-    rng = np.random.default_rng(7)
-    dout = rng.standard_normal(out_a.shape).astype(dtype)
-    dhn = rng.standard_normal(hn_a.shape).astype(dtype)
-    dx_a, dh0_a = a.backward(dout, dhn)
-    dx_b, dh0_b = b.backward(dout, dhn)
-    assert max_rel(dx_b, dx_a) <= TOL[dtype] and max_rel(dh0_b, dh0_a) <= TOL[dtype]
-    for name, g in a.grads.items():
-        assert max_rel(b.grads[name], g) <= TOL[dtype], name
+    compare_modules(a, b, x, h0, dtype, nb, lengths)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -25,7 +25,10 @@ Loading treats the file as untrusted
 * **No code runs.** Nothing is unpickled, and classes are looked up by name in an
   explicit registry: numrnn's own modules, plus the classes given as ``classes=``.
   The module path stored in the file is never imported; a class numrnn does not
-  know is an error that says how to pass it.
+  know is an error that says how to pass it. A ``Recurrent`` (or ``Cell``) stores its
+  cell by name (``{"__cell__": "mgu"}``): ``load`` finds it among the cells registered
+  with ``nr.register_cell(spec)`` or given in ``classes=``, and otherwise says so
+  (``nr.load(path, model)`` loads into a model built by hand, with no lookup).
 * **Sizes are checked before anything is allocated.** The file's size and every
   array's size as declared in its ``.npy`` header are checked against the
   allocation guard (:mod:`numrnn.memory`) before a byte of them is read, and each
@@ -55,6 +58,7 @@ import numpy as np
 from numrnn import nn
 from numrnn.atomic import atomic_write
 from numrnn.backend import is_cupy_array
+from numrnn.cells import CellSpec, get_cell
 from numrnn.errors import CheckpointError, CheckpointSizeError, SizeError, UsageTypeError, UsageValueError
 from numrnn.memory import allocation_budget, check_allocation, format_bytes
 from numrnn.nn.module import Module
@@ -87,49 +91,86 @@ class Checkpoint(NamedTuple):
 def numrnn_classes() -> dict:
     """Name -> class of every module numrnn itself defines that a checkpoint may hold."""
     return {cls.__name__: cls for cls in (
-        nn.RNN, nn.LSTM, nn.GRU, nn.RNNCell, nn.LSTMCell, nn.GRUCell,
+        nn.RNN, nn.LSTM, nn.GRU, nn.RNNCell, nn.LSTMCell, nn.GRUCell, nn.Recurrent, nn.Cell,
         nn.Linear, nn.Embedding, nn.Dropout, nn.Sequential, nn.LastStep,
     )}
 
 
-def _user_classes(classes) -> dict:
-    """``classes=`` of :func:`load` as name -> class: a dict, or an iterable of classes."""
+class _Known(NamedTuple):
+    """What ``classes=`` adds to numrnn's own modules and the registered cells, by name."""
+
+    classes: dict  # name -> Module subclass
+    cells: dict  # name -> CellSpec
+
+
+_CLASSES_KINDS = "a list of Module classes and CellSpecs, or a dict name -> class"
+
+
+def _known(classes) -> _Known:
+    """``classes=`` of :func:`load`: a dict name -> class, or an iterable of Module classes
+    and CellSpecs (a cell given here need not be registered)."""
     if classes is None:
-        return {}
+        return _Known({}, {})
     if isinstance(classes, dict):
         items = list(classes.items())
-    elif isinstance(classes, type) or isinstance(classes, (str, bytes)):
-        raise UsageTypeError("load: classes must be a list of Module classes or a dict name -> class; got "
-                             f"{classes!r:.60}")
+    elif isinstance(classes, (type, str, bytes, CellSpec)):
+        raise UsageTypeError(f"load: classes must be {_CLASSES_KINDS}; got {classes!r:.60}")
     else:
         try:
-            items = [(getattr(c, "__name__", None), c) for c in classes]
+            items = [(c.name if isinstance(c, CellSpec) else getattr(c, "__name__", None), c)
+                     for c in classes]
         except TypeError as exc:
-            raise UsageTypeError("load: classes must be a list of Module classes or a dict name -> class; "
-                                 f"got {type(classes).__name__}") from exc
-    for name, cls in items:
-        if not (isinstance(cls, type) and issubclass(cls, Module)) or not isinstance(name, str):
-            raise UsageTypeError(f"load: classes must hold numrnn Module classes; got {cls!r:.60}")
-    return dict(items)
+            raise UsageTypeError(f"load: classes must be {_CLASSES_KINDS}; got "
+                                 f"{type(classes).__name__}") from exc
+    known = _Known({}, {})
+    for name, c in items:
+        if isinstance(c, CellSpec) and isinstance(name, str):
+            known.cells[name] = c
+        elif isinstance(c, type) and issubclass(c, Module) and isinstance(name, str):
+            known.classes[name] = c
+        else:
+            raise UsageTypeError(f"load: classes must hold numrnn Module classes and CellSpecs; got "
+                                 f"{c!r:.60}")
+    return known
 
 
-def _find_class(config: dict, classes: dict, where: str):
+def _find_class(config: dict, known: _Known, where: str):
     """The class a config names: numrnn's own when the file says it is numrnn's, else one of
     ``classes=`` by name. Nothing is imported."""
     name, module = config["class"], config["module"]
     own = numrnn_classes()
     if name in own and (module == "numrnn" or module.startswith("numrnn.")):
         return own[name]
-    if name in classes:
-        return classes[name]
+    if name in known.classes:
+        return known.classes[name]
     raise CheckpointError(f"{where} is a {module}.{name}, which is not a numrnn module: pass the class "
                           f"to load(..., classes=[{name}]) (numrnn never imports a module named by a file)")
+
+
+def _find_cell(name: str, known: _Known, where: str) -> CellSpec:
+    """The cell a config names: one given in ``classes=``, else the registered one."""
+    if name in known.cells:
+        return known.cells[name]
+    try:
+        return get_cell(name)
+    except UsageValueError as exc:
+        raise CheckpointError(
+            f"{where}: the model runs the cell {name!r}, which is not registered: call "
+            f"nr.register_cell(spec) (or pass the spec in classes=[spec]) before loading, or build "
+            f"the model yourself and load into it with nr.load(path, model)") from exc
 
 
 # -- config: class name + constructor arguments ------------------------------------------
 def _encode_arg(value, where: str):
     if isinstance(value, Module):
         return {"__module__": module_config(value)}
+    if isinstance(value, CellSpec):  # stored by name; load finds it in the registry
+        return {"__cell__": value.name}
+    if isinstance(value, dict):  # a cell's options
+        bad = [k for k in value if not isinstance(k, str)]
+        if bad:
+            raise UsageTypeError(f"save: cannot record {where}: its keys must be strings; got {bad[:3]}")
+        return {"__dict__": {k: _encode_arg(v, f"{where}.{k}") for k, v in value.items()}}
     if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
         return {"__dtype__": np.dtype(value).name}
     if isinstance(value, np.generic):
@@ -217,25 +258,37 @@ def _check_arg(value, where: str, depth: int) -> None:
         if value["__dtype__"] not in _DTYPES:
             raise CheckpointError(f"{where}: dtype must be one of {_DTYPES}; got {value['__dtype__']!r:.40}")
         return
-    raise CheckpointError(f"{where}: a config argument must be a number, string, list, dtype or module; "
-                          f"got {json.dumps(value)[:80]}")
+    if isinstance(value, dict) and set(value) == {"__cell__"}:
+        if not (isinstance(value["__cell__"], str) and value["__cell__"].isidentifier()):
+            raise CheckpointError(f"{where}: a cell is stored by its name; got {value['__cell__']!r:.40}")
+        return
+    if isinstance(value, dict) and set(value) == {"__dict__"} and isinstance(value["__dict__"], dict):
+        for k, v in value["__dict__"].items():
+            _check_arg(v, f"{where}.{k}", depth + 1)
+        return
+    raise CheckpointError(f"{where}: a config argument must be a number, string, list, dict, dtype, cell "
+                          f"or module; got {json.dumps(value)[:80]}")
 
 
-def _decode_arg(value, classes: dict, where: str):
+def _decode_arg(value, known: _Known, where: str):
     if isinstance(value, dict) and "__module__" in value:
-        return _build(value["__module__"], classes, where)
+        return _build(value["__module__"], known, where)
     if isinstance(value, dict) and "__dtype__" in value:
         return np.dtype(value["__dtype__"])
+    if isinstance(value, dict) and "__cell__" in value:
+        return _find_cell(value["__cell__"], known, where)
+    if isinstance(value, dict) and "__dict__" in value:
+        return {k: _decode_arg(v, known, f"{where}.{k}") for k, v in value["__dict__"].items()}
     if isinstance(value, list):
-        return [_decode_arg(v, classes, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_decode_arg(v, known, f"{where}[{i}]") for i, v in enumerate(value)]
     return value
 
 
-def _build(config: dict, classes: dict, where: str) -> Module:
+def _build(config: dict, known: _Known, where: str) -> Module:
     """The module of a checked config; any failure is a CheckpointError naming ``where``."""
-    cls = _find_class(config, classes, where)
-    args = {k: _decode_arg(v, classes, f"{where}.{k}") for k, v in config.get("args", {}).items()}
-    varargs = [_decode_arg(v, classes, f"{where}[{i}]") for i, v in enumerate(config.get("varargs", []))]
+    cls = _find_class(config, known, where)
+    args = {k: _decode_arg(v, known, f"{where}.{k}") for k, v in config.get("args", {}).items()}
+    varargs = [_decode_arg(v, known, f"{where}[{i}]") for i, v in enumerate(config.get("varargs", []))]
     try:
         inspect.signature(cls).bind(*varargs, **args)
     except TypeError as exc:
@@ -255,11 +308,12 @@ def build_module(config: dict, classes=None) -> Module:
     """A new module from :func:`module_config`'s dict (fresh weights).
 
     Classes are found by name among numrnn's own and ``classes`` (a list of Module
-    classes, or a dict name -> class); nothing is imported. A bad config is a
+    classes and CellSpecs, or a dict name -> class), cells in ``classes`` and the
+    registry (:func:`numrnn.register_cell`); nothing is imported. A bad config is a
     :class:`~numrnn.errors.CheckpointError`.
     """
     _check_config(config, "config")
-    return _build(config, _user_classes(classes), "model")
+    return _build(config, _known(classes), "model")
 
 
 def _config_differences(stored: dict, current: dict, path: str = "") -> list:
@@ -544,9 +598,10 @@ def load_checkpoint(path, model: Module | None = None, classes=None) -> Checkpoi
     model : a model to fill in place. Its config must match the file's (backend, dtype
         and seed aside); otherwise the error lists every difference and nothing is
         changed. ``None`` rebuilds the model from the file's config.
-    classes : module classes of your own that the file may name (a list of classes or
-        a dict name -> class); numrnn's own modules are always known. Nothing named
-        by the file is ever imported.
+    classes : module classes of your own that the file may name, and cells that are not
+        registered (a list of Module classes and CellSpecs, or a dict name -> class).
+        numrnn's own modules and the cells registered with :func:`numrnn.register_cell`
+        are always known. Nothing named by the file is ever imported.
 
     Raises
     ------
@@ -554,7 +609,7 @@ def load_checkpoint(path, model: Module | None = None, classes=None) -> Checkpoi
     with it; CheckpointSizeError (also a MemoryError) when it needs more memory than
     the allocation guard allows; FileNotFoundError when there is no file.
     """
-    user = _user_classes(classes)
+    known = _known(classes)
     if model is not None and not isinstance(model, Module):
         raise UsageTypeError(f"load: model must be a numrnn Module or None; got {type(model).__name__}")
     meta, arrays, version = _read(path)
@@ -568,7 +623,7 @@ def load_checkpoint(path, model: Module | None = None, classes=None) -> Checkpoi
             stored = sum(a.size for a in params.values())
             budget = f"the {stored} parameter values stored in the file can fill"
             with allocation_budget(2 * 8 * stored, budget):
-                model = _build(config, user, "model")
+                model = _build(config, known, "model")
         else:
             diffs = _config_differences(config, module_config(model))
             if diffs:

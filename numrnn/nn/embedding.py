@@ -98,9 +98,7 @@ class Embedding(Module):
 
     def backward(self, dy):
         """Add dL/dy (..., E) into ``grads["weight"]``; returns ``None`` (ids have no gradient)."""
-        ids = self._cache
-        if ids is None:
-            raise RuntimeError("Embedding.backward called before forward: run the forward pass first")
+        ids = self._saved_cache()  # this thread's forward; RuntimeError before it or after a backward
         dy = as_float_array(dy, "dy", "Embedding", self.dtype)
         expected = (*ids.shape, self.embedding_dim)
         if tuple(dy.shape) != expected:
@@ -112,4 +110,5 @@ class Embedding(Module):
         if self.padding_idx is not None:
             dw[self.padding_idx] = 0
         self._accumulate("weight", dw)
+        self._used_cache()
         return None

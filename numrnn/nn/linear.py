@@ -56,15 +56,15 @@ class Linear(Module):
 
     def backward(self, dy):
         """dL/dy (..., out_features) -> dL/dx (..., in_features); adds into :attr:`grads`."""
-        if self._cache is None:
-            raise RuntimeError("Linear.backward called before forward: run the forward pass first")
+        cache = self._saved_cache()  # this thread's forward; RuntimeError before it or after a backward
         dy = as_float_array(dy, "dy", "Linear", self.dtype)
-        expected = (*self._cache.lead, self.out_features)
+        expected = (*cache.lead, self.out_features)
         if tuple(dy.shape) != expected:
             raise UsageValueError(f"Linear: dy must have shape {expected} (the output's); got "
                                   f"{tuple(dy.shape)}")
-        dx, dw, db = linear_backward(dy, self._cache)
+        dx, dw, db = linear_backward(dy, cache)
         self._accumulate("weight", dw)
         if self.bias:
             self._accumulate("bias", db)
+        self._used_cache()
         return dx

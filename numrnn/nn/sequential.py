@@ -200,9 +200,7 @@ class LastStep(Module):
 
     def backward(self, dy):
         """dL/dy (N, F) -> dL/dx shaped like the input, nonzero only at the last steps."""
-        if self._cache is None:
-            raise RuntimeError("LastStep.backward called before forward: run the forward pass first")
-        shape, dtype, last, N = self._cache
+        shape, dtype, last, N = self._saved_cache()  # RuntimeError before a forward or after a backward
         dy = as_float_array(dy, "dy", "LastStep", dtype)
         xp = get_array_module(dy)
         expected = (shape[-1],) if last is None else (N, shape[-1])
@@ -210,7 +208,8 @@ class LastStep(Module):
         dx = xp.zeros(shape, dtype=dy.dtype)
         if last is None:
             dx[-1] = dy
-            return dx
-        dseq = dx.transpose(1, 0, 2) if self.batch_first else dx  # a view of dx, (T, N, F)
-        dseq[xp.asarray(last), xp.arange(N)] = dy
+        else:
+            dseq = dx.transpose(1, 0, 2) if self.batch_first else dx  # a view of dx, (T, N, F)
+            dseq[xp.asarray(last), xp.arange(N)] = dy
+        self._used_cache()
         return dx

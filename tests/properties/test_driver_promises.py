@@ -1,8 +1,6 @@
 """The promises of the recurrent driver (issue 13 items 3, 7, 8, 9), as properties.
 
-These hold once the driver changes of issue 13 land (the lead's part); until then each is
-marked ``xfail(strict=True)`` with the item it waits for, so the day it passes the strict
-mark fails the run and the mark is removed: nothing is forgotten.
+(Written as strict xfails before the driver's changes landed; they passed the day it did.)
 
 * padding (item 3): whatever the padding past ``lengths`` holds (NaN, inf, garbage), the
   valid outputs and every gradient are those of zero padding, and outputs and input
@@ -28,7 +26,6 @@ import numrnn as nr  # noqa: E402
 from tests.properties.cases import Case, cases, run  # noqa: E402
 
 BACKENDS = ["numpy"] + (["numba"] if importlib.util.find_spec("numba") else [])
-ITEM = "needs the driver change of issue 13 item {}"
 
 
 # -- padding ----------------------------------------------------------------------------------------
@@ -42,7 +39,6 @@ def padded_cases(draw):
     return case, draw(st.sampled_from([np.nan, np.inf, -np.inf, 1e30, -3e4]))
 
 
-@pytest.mark.xfail(strict=True, reason=ITEM.format(3))
 @pytest.mark.parametrize("backend", BACKENDS)
 @given(padded_cases())
 def test_padding_never_leaks(backend, drawn):
@@ -85,7 +81,6 @@ def _forward_backward(m, x, dy_seed=0):
     return dx[0] if isinstance(dx, tuple) else dx
 
 
-@pytest.mark.xfail(strict=True, reason=ITEM.format(7))
 @pytest.mark.parametrize("kind, backend", KINDS)
 def test_a_forward_in_another_thread_does_not_change_this_threads_backward(kind, backend):
     """Thread A runs a forward; thread B runs a forward on other data; thread A's backward
@@ -135,7 +130,6 @@ def _outcome(fn):
 
 
 @pytest.mark.skipif(len(BACKENDS) < 2, reason="needs numba")
-@pytest.mark.xfail(strict=True, reason=ITEM.format(8))
 @pytest.mark.parametrize("cls", [nr.RNN, nr.LSTM, nr.GRU])
 def test_float64_parameters_in_a_float32_module_behave_alike_on_every_backend(cls):
     x = np.random.default_rng(0).standard_normal((4, 2, 3)).astype(np.float32)
@@ -151,7 +145,6 @@ def test_float64_parameters_in_a_float32_module_behave_alike_on_every_backend(cl
 
 
 # -- second backward ------------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason=ITEM.format(9))
 @pytest.mark.parametrize("kind, backend", KINDS)
 def test_a_second_backward_after_one_forward_raises(kind, backend):
     m = _modules()[kind](backend)

@@ -78,6 +78,7 @@ GUARDED = {"Linear": nr.Linear, "Embedding": nr.Embedding, "Dropout": nr.Dropout
            "Sequential": nr.Sequential}
 UNGUARDED = {"RNN": nr.RNN, "LSTM": nr.LSTM, "GRU": nr.GRU, "RNNCell": nr.RNNCell, "LSTMCell": nr.LSTMCell,
              "GRUCell": nr.GRUCell}
+GENERIC = {"Recurrent": nr.Recurrent, "Cell": nr.Cell}
 
 
 @pytest.mark.parametrize("name", list(GUARDED))
@@ -93,6 +94,15 @@ def test_constructors_of_guarded_modules(name, args):
 @example(args=[3, 4, np.array([])])
 def test_constructors_of_recurrent_modules(name, args):
     _call(UNGUARDED[name], *args)
+
+
+@pytest.mark.xfail(strict=True, reason=LEAD)
+@pytest.mark.parametrize("name", list(GENERIC))
+@given(args=st.lists(junk(huge=False), max_size=5), cell=st.sampled_from(["rnn", "lstm", "gru"]))
+@example(args=[3, 4, 1, np.array([])], cell="rnn")
+@example(args=[3, 4, np.array([])], cell="rnn")
+def test_constructors_of_layers_over_a_cell(name, args, cell):
+    _call(GENERIC[name], cell, *args)
 
 
 @pytest.mark.parametrize("cls", [nr.SGD, nr.Adam, nr.Adagrad, nr.RMSprop])

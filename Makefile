@@ -10,13 +10,14 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 # thread each for tests, benchmarks pin their own (see benchmarks/README.md).
 TEST_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help demo test test-fast test-gpu-sim test-gpu lint format gradcheck bench bench-gpu clean
+.PHONY: help demo test test-fast test-gpu-sim test-gpu lint format gradcheck golden bench bench-gpu clean
 
 help:
 	@echo "make demo        run the main job: gradient check, 'hello' -> 'ohlol', BPTT gradient norms"
 	@echo "make test        the whole test suite (makes .venv with the test extras)"
 	@echo "make lint        ruff"
 	@echo "make gradcheck   gradient-check table of a 2-layer bidirectional RNN"
+	@echo "make golden      rewrite the exercises' golden values (numrnn/exercises/golden.npz) from the reference"
 	@echo "make bench       CPU benchmarks against PyTorch (writes benchmarks/results/)"
 	@echo "make test-gpu-sim  the CUDA kernels' tests in Numba's CUDA simulator (no GPU needed)"
 	@echo "make test-gpu    the cupy backend's parity grid on a real NVIDIA GPU"
@@ -79,6 +80,10 @@ format: $(VENV)/.stamp-test
 
 gradcheck: $(VENV)/.stamp-run
 	$(TEST_ENV) $(PY) -m numrnn gradcheck --layers 2 --bidirectional
+
+# tests/exercises/test_golden.py fails when the shipped file no longer equals the reference.
+golden: $(VENV)/.stamp-run
+	$(TEST_ENV) $(PY) -m numrnn.exercises.golden
 
 # Thread counts are set inside the script (torch.set_num_threads, threadpoolctl); the
 # OpenBLAS overrides of this environment are dropped so OpenBLAS picks its own kernel

@@ -9,7 +9,7 @@ from numrnn.checkpoint import Checkpoint, load, load_checkpoint, save
 from numrnn.clip import clip_grad_norm, clip_grad_value, grad_norm
 from numrnn.errors import CheckpointError, SizeError, UsageError, UsageTypeError, UsageValueError
 from numrnn.functional.losses import cross_entropy, mse_loss
-from numrnn.gradcheck import GradcheckReport, check_gradients, numerical_gradient, rel_error
+from numrnn.gradcheck import GradcheckReport, check_function, check_gradients, numerical_gradient, rel_error
 from numrnn.nn import (
     GRU,
     LSTM,
@@ -64,6 +64,7 @@ __all__ = [
     "get_cell",
     "register_cell",
     "registered_cells",
+    "check_function",
     "check_gradients",
     "clip_grad_norm",
     "clip_grad_value",

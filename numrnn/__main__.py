@@ -12,7 +12,7 @@ import sys
 
 from numrnn.errors import UsageError
 
-COMMANDS = ("demo", "gradcheck", "trace", "train")
+COMMANDS = ("demo", "exercises", "gradcheck", "trace", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

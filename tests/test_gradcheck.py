@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 import numrnn as nr
+from numrnn.functional import gru as F_gru
+from numrnn.functional import linear as F_linear
+from numrnn.functional import losses as F_losses
+from numrnn.functional import lstm as F_lstm
+from numrnn.functional import rnn as F_rnn
 from numrnn.functional.rnn import rnn_step_backward
+from numrnn.gradcheck import describe_steps
 
 
 class WrongRecurrentWeightGradRNN(nr.RNN):
@@ -153,3 +159,217 @@ def test_a_wrong_padding_row_gradient_is_still_caught(rng):
     model = nr.Sequential(LeakyPadding(6, 3, padding_idx=0, seed=0), nr.Linear(3, 2))
     report = nr.check_gradients(model, np.array([[0, 1], [2, 0]]))
     assert report.failed == ["0.weight"]
+
+
+# -- the per-time-step breakdown ---------------------------------------------------------
+def test_dropped_recurrence_shows_where_the_error_starts(rng):
+    rnn = NoRecurrenceRNN(3, 4, backend="numpy", seed=0)
+    report = nr.check_gradients(rnn, rng.standard_normal((5, 2, 3)))
+    steps = report.steps["input x"]
+    assert len(steps) == 5 and steps[-1] < 1e-8 and min(steps[:-1]) > 1e-3
+    text = str(report)
+    assert "dx[0..3] wrong, dx[4..] correct: correct at t >= 5, wrong before" in text
+    assert "not carried back through time" in text
+
+
+def test_time_axis_follows_batch_first(rng):
+    report = nr.check_gradients(nr.RNN(3, 4, batch_first=True, seed=0), rng.standard_normal((2, 6, 3)))
+    assert report.ok and len(report.steps["input x"]) == 6
+    assert "dx[0..5] correct" in str(report)
+    cell = nr.check_gradients(nr.RNNCell(3, 4), rng.standard_normal((2, 3)))
+    assert cell.steps == {}  # a cell's input has no time axis
+
+
+def test_sampled_input_breakdown_marks_unchecked_steps(rng):
+    report = nr.check_gradients(nr.RNN(3, 4, seed=0), rng.standard_normal((8, 2, 3)), full_max=10, samples=3)
+    steps = report.steps["input x"]
+    assert len(steps) == 8 and sum(np.isnan(steps)) >= 5
+    assert report.ok
+
+
+@pytest.mark.parametrize("errs, text", [
+    ([1, 1, 1e-12, 1e-12], "dx[0..1] wrong, dx[2..] correct: correct at t >= 3, wrong before"),
+    ([1e-12, 1, 1], "dx[0] correct, dx[1..] wrong: wrong from t = 2 on"),
+    ([1, 1e-12, 1], "dx[0, 2] wrong, dx[1] correct"),
+    ([1, 1], "dx[0..1] wrong at every step"),
+    ([1e-12, 1e-12], "dx[0..1] correct"),
+    ([np.nan, 1, np.nan, 1e-12], "dx[1] wrong, dx[3..] correct: correct at t >= 4, wrong before"),
+])
+def test_describe_steps(errs, text):
+    assert describe_steps("dx", errs, 1e-5).startswith(text)
+
+
+# -- bad input ---------------------------------------------------------------------------
+def test_check_gradients_refuses_a_function_and_points_to_check_function(rng):
+    from numrnn.functional.rnn import rnn_forward
+    with pytest.raises(TypeError, match="numrnn module.*got function.*nr.check_function"):
+        nr.check_gradients(rnn_forward, rng.standard_normal((5, 2, 3)))
+    with pytest.raises(nr.errors.UsageTypeError, match="got dict"):
+        nr.check_gradients({"w": np.zeros(3)}, np.zeros(3))
+
+
+def test_check_gradients_refuses_a_nested_list_input():
+    with pytest.raises(nr.errors.UsageTypeError, match=r"x must be an array; got a list \(pass np.asarray"):
+        nr.check_gradients(nr.RNN(3, 4), [[[0.1, 0.2, 0.3]]])
+    with pytest.raises(TypeError, match="x must be an array; got str"):
+        nr.check_gradients(nr.RNN(3, 4), "hello")
+
+
+# -- check_function ------------------------------------------------------------------------
+def _arrays(rng, *shapes):
+    return tuple(None if s is None else 0.5 * rng.standard_normal(s) for s in shapes)
+
+
+PAIRS = {
+    "rnn_step": (F_rnn.rnn_step_forward, F_rnn.rnn_step_backward,
+                 [(2, 3), (2, 4), (4, 3), (4, 4), (4,), (4,)],
+                 ["x", "h_prev", "w_ih", "w_hh", "b_ih", "b_hh"]),
+    "rnn_seq": (F_rnn.rnn_forward, F_rnn.rnn_backward, [(5, 2, 3), (2, 4), (4, 3), (4, 4), None, None],
+                ["x", "h0", "w_ih", "w_hh"]),
+    "lstm_step_proj": (F_lstm.lstm_step_forward, F_lstm.lstm_step_backward,
+                       [(2, 3), (2, 2), (2, 4), (16, 3), (16, 2), (16,), (16,), (2, 4)],
+                       ["x", "h_prev", "c_prev", "w_ih", "w_hh", "b_ih", "b_hh", "w_hr"]),
+    "lstm_seq": (F_lstm.lstm_forward, F_lstm.lstm_backward, [(4, 2, 3), (2, 4), (2, 4), (16, 3), (16, 4)],
+                 ["x", "h0", "c0", "w_ih", "w_hh"]),
+    "gru_step": (F_gru.gru_step_forward, F_gru.gru_step_backward,
+                 [(2, 3), (2, 4), (12, 3), (12, 4), (12,), (12,)],
+                 ["x", "h_prev", "w_ih", "w_hh", "b_ih", "b_hh"]),
+    "gru_seq": (F_gru.gru_forward, F_gru.gru_backward, [(4, 2, 3), (2, 4), (12, 3), (12, 4), (12,), (12,)],
+                ["x", "h0", "w_ih", "w_hh", "b_ih", "b_hh"]),
+    "linear": (F_linear.linear_forward, F_linear.linear_backward, [(4, 2, 3), (5, 3), (5,)], ["x", "w", "b"]),
+}
+
+
+@pytest.mark.parametrize("pair", PAIRS)
+def test_check_function_passes_the_textbook(pair, rng):
+    forward, backward, shapes, names = PAIRS[pair]
+    report = nr.check_function(forward, backward, _arrays(rng, *shapes))
+    assert report.ok, str(report)
+    assert [c.name for c in report.checks] == names
+    assert all(c.mode == "full" for c in report.checks)
+    assert report.module == f"{forward.__name__} / {backward.__name__}"
+    # inferred time axes: x (T, N, I) beside a 3-D output (T, N, ...), linear's (T, N, F) too
+    timed = {c.name for c in report.checks if c.steps is not None}
+    assert timed == ({"x"} if pair.endswith("seq") or pair == "linear" else set())
+
+
+def test_check_function_linear_time_axes_can_be_turned_off(rng):
+    forward, backward, shapes, _ = PAIRS["linear"]
+    report = nr.check_function(forward, backward, _arrays(rng, *shapes), time_axes={})
+    assert report.steps == {}
+
+
+def test_check_function_passes_non_differentiable_arguments_through(rng):
+    z, y = rng.standard_normal((3, 4, 5)), rng.integers(0, 5, (3, 4))
+    mask = rng.random((3, 4)) < 0.5
+    mask[0, 0] = True
+    report = nr.check_function(F_losses.softmax_cross_entropy_forward,
+                               F_losses.softmax_cross_entropy_backward, (z, y, mask))
+    assert report.ok and [c.name for c in report.checks] == ["logits"]
+    x, h = rng.standard_normal((2, 3)), rng.standard_normal((2, 4))
+    w = _arrays(rng, (4, 3), (4, 4))
+    relu = nr.check_function(F_rnn.rnn_step_forward, F_rnn.rnn_step_backward, (x, h, *w),
+                             {"nonlinearity": "relu"})
+    assert relu.ok and len(relu.checks) == 4
+
+
+def test_check_function_casts_to_float64_and_leaves_the_inputs_alone(rng):
+    x = rng.standard_normal((4, 2, 3)).astype(np.float32)
+    w = rng.standard_normal((5, 3)).astype(np.float32)
+    before = x.copy()
+    report = nr.check_function(F_linear.linear_forward, F_linear.linear_backward, (x, w))
+    assert report.ok and report.errors["x"] < 1e-7  # float32 would give ~1e-3
+    np.testing.assert_array_equal(x, before)
+
+
+def test_check_function_finds_a_dropped_carry_and_its_steps(rng):
+    def rnn_backward_no_carry(dh, cache):
+        T, N, H = dh.shape
+        dx = np.empty((T, N, cache.steps[0].x.shape[1]))
+        sums = [0, 0]
+        for t in reversed(range(T)):
+            dx[t], _, dw_ih, dw_hh, _, _ = F_rnn.rnn_step_backward(dh[t], cache.steps[t])
+            sums = [sums[0] + dw_ih, sums[1] + dw_hh]
+        return dx, np.zeros((N, H)), *sums, None, None
+
+    args = _arrays(rng, (6, 2, 3), (2, 4), (4, 3), (4, 4))
+    report = nr.check_function(F_rnn.rnn_forward, rnn_backward_no_carry, args)
+    assert set(report.failed) == {"x", "h0", "w_ih", "w_hh"}
+    assert "dx[0..4] wrong, dx[5..] correct" in str(report)
+
+
+def test_check_function_names_a_gradient_of_the_wrong_shape(rng):
+    def transposed(dy, cache):
+        dx, dw, db = F_linear.linear_backward(dy, cache)
+        return dx, dw.T, db
+
+    report = nr.check_function(F_linear.linear_forward, transposed, _arrays(rng, (2, 3), (5, 3), (5,)))
+    assert report.failed == ["w"]
+    check = report.checks[1]
+    assert check.mode == "shape" and "shape (3, 5), expected (5, 3)" in check.worst_index
+    assert "shape (3, 5), expected (5, 3)" in str(report)
+
+
+def test_check_function_refuses_douts_of_the_wrong_shape(rng):
+    args = _arrays(rng, (2, 3), (5, 3))
+    message = r"dout 0 has shape \(2, 4\); output 0 of linear_forward has shape \(2, 5\)"
+    with pytest.raises(ValueError, match=message):
+        nr.check_function(F_linear.linear_forward, F_linear.linear_backward, args, douts=(np.ones((2, 4)),))
+    with pytest.raises(ValueError, match="2 douts for the 1 outputs"):
+        nr.check_function(F_linear.linear_forward, F_linear.linear_backward, args,
+                          douts=(np.ones((2, 5)), np.ones(1)))
+    ok = nr.check_function(F_linear.linear_forward, F_linear.linear_backward, args, douts=(np.ones((2, 5)),))
+    assert ok.ok
+
+
+def test_check_function_gradient_count_and_none_rules(rng):
+    args = _arrays(rng, (2, 3), (5, 3), (5,))
+
+    def too_few(dy, cache):
+        return F_linear.linear_backward(dy, cache)[:2]
+
+    message = r"returned 2 gradients; linear_forward was given 3 tensor inputs \(x, w, b\)"
+    with pytest.raises(ValueError, match=message):
+        nr.check_function(F_linear.linear_forward, too_few, args)
+
+    def none_for_w(dy, cache):
+        dx, _, db = F_linear.linear_backward(dy, cache)
+        return dx, None, db
+
+    report = nr.check_function(F_linear.linear_forward, none_for_w, args)
+    assert report.failed == ["w"] and report.checks[1].mode == "missing"
+
+    def zeros_for_absent_bias(dy, cache):
+        dx, dw, _ = F_linear.linear_backward(dy, cache)
+        return dx, dw, np.zeros(5)
+
+    report = nr.check_function(F_linear.linear_forward, zeros_for_absent_bias, (*args[:2], None))
+    assert report.failed == ["b"] and "b is None, so its gradient must be None" in str(report)
+
+
+def test_check_function_bad_arguments(rng):
+    x = rng.standard_normal((2, 3))
+    with pytest.raises(TypeError, match="inputs must be a tuple"):
+        nr.check_function(F_linear.linear_forward, F_linear.linear_backward, x)
+    with pytest.raises(TypeError, match="two functions"):
+        nr.check_function(F_linear.linear_forward, None, (x,))
+    with pytest.raises(TypeError, match="input 'x' is a list"):
+        nr.check_function(F_linear.linear_forward, F_linear.linear_backward, ([[1.0]], x))
+    with pytest.raises(ValueError, match="takes 3 positional arguments; got 4 inputs"):
+        nr.check_function(F_linear.linear_forward, F_linear.linear_backward, (x, x, None, None))
+    with pytest.raises(TypeError, match=r"must return \(out, cache\)"):
+        nr.check_function(np.tanh, F_linear.linear_backward, (x,), names=["x"])
+
+
+def test_check_function_takes_a_tuple_output_and_a_tuple_dout(rng):
+    """forward -> ((h, c), cache) takes backward((dh, dc), cache)."""
+    def forward(x, h, c, w_ih, w_hh):
+        h1, c1, cache = F_lstm.lstm_step_forward(x, h, c, w_ih, w_hh)
+        return (h1, c1), cache
+
+    def backward(dstate, cache):
+        dh, dc = dstate
+        return F_lstm.lstm_step_backward(dh, dc, cache)[:5]
+
+    report = nr.check_function(forward, backward, _arrays(rng, (2, 3), (2, 4), (2, 4), (16, 3), (16, 4)))
+    assert report.ok and [c.name for c in report.checks] == ["x", "h", "c", "w_ih", "w_hh"]

@@ -3,12 +3,14 @@
 Each cell has a pair of step functions and a pair of sequence functions::
 
     h_next, cache = rnn_step_forward(x, h_prev, ...)
-    dx, dh_prev, *dparams = rnn_step_backward(dh_next, cache)
-    h, cache = rnn_forward(x, h0, ...)            # x (T, N, D), h (T, N, H)
-    dx, dh0, *dparams = rnn_backward(dh, cache)
+    dx, dh_prev, *dparams = rnn_step_backward(dh, cache)   # dh (N, H): all of dL/dh_t
+    h, cache = rnn_forward(x, h0, ...)            # x (T, N, I), h (T, N, H)
+    dx, dh0, *dparams = rnn_backward(dh, cache)   # dh (T, N, H): upstream only
 
 They run on NumPy and CuPy arrays alike, and they are the reference that every fast
-kernel in ``numrnn.kernels`` is tested against.
+kernel in ``numrnn.kernels`` is tested against. Their ``### BEGIN SOLUTION`` /
+``### END SOLUTION`` comment lines mark what a student writes in the exercises
+(``python -m numrnn exercises``, docs/exercises.md).
 """
 
 from numrnn.functional.activations import activation_backward, activation_forward, sigmoid

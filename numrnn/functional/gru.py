@@ -6,10 +6,14 @@ signatures). ``docs/lstm_gru.md`` derives every line of the backward pass.
 
 Shapes (one letter set throughout numrnn):
     T  time steps          N  batch size
-    D  input features      H  hidden units
+    I  input features      H  hidden units
+    G  gates: 3 (r, z, n), so the weights have G*H = 3H rows
+
+Indexing: the maths counts steps t = 1..T from the initial state h_0 (``h0``); arrays
+count from 0, so step t lives at index t-1: ``h[t-1]`` is h_t, ``h[-1]`` is h_T.
 
 One step, as ``torch.nn.GRU`` computes it (PyTorch's layout and gate order r, z, n:
-``w_ih`` is (3H, D), ``w_hh`` is (3H, H), row block k of each belongs to gate k).
+``w_ih`` is (3H, I), ``w_hh`` is (3H, H), row block k of each belongs to gate k).
 The input and hidden halves of the pre-activations are kept apart, because the reset
 gate multiplies the hidden half of the candidate *after* its bias (Keras calls this
 ``reset_after=True``; aten/src/ATen/native/RNN.cpp, ``GRUCell``):
@@ -32,6 +36,14 @@ Backward through one step, given dh_t = dL/dh_t (from outside and from step t+1)
     dw_ih += da_x.T @ x_t             dw_hh += da_h.T @ h_{t-1}
     db_ih += sum_n da_x               db_hh += sum_n da_h        (they differ in block n)
 
+Names of gradients: in a step backward ``dh`` is the total dL/dh_t; in the sequence
+backward ``dh_carry`` is the part carried back from step t+1, added to the upstream
+``dh[t-1]`` before the step.
+
+The ``### BEGIN SOLUTION`` / ``### END SOLUTION`` comment lines are nbgrader's markers:
+``python -m numrnn exercises make DIR`` writes a student copy of this file with the
+marked region replaced by ``raise NotImplementedError()`` (docs/exercises.md).
+
 The functions run on NumPy or CuPy arrays alike.
 """
 
@@ -46,13 +58,13 @@ from numrnn.functional.activations import sigmoid, sigmoid_backward, tanh_backwa
 class GRUStepCache(NamedTuple):
     """What one step's backward needs from its forward."""
 
-    x: object  # (N, D) input at this step
+    x: object  # (N, I) input at this step
     h_prev: object  # (N, H) h_{t-1}
     r: object  # (N, H) reset gate
     z: object  # (N, H) update gate
     n: object  # (N, H) candidate state
     a_hn: object  # (N, H) h_{t-1} @ w_hn.T + b_hn, the hidden half of n before r
-    w_ih: object  # (3H, D)
+    w_ih: object  # (3H, I)
     w_hh: object  # (3H, H)
     has_bias: bool
 
@@ -60,7 +72,7 @@ class GRUStepCache(NamedTuple):
 class GRUCache(NamedTuple):
     """What a sequence's backward needs: one step cache per time step, and the state."""
 
-    steps: list  # T GRUStepCache
+    steps: list  # T GRUStepCache; steps[t-1] belongs to step t
     h0: object  # (N, H)
 
 
@@ -69,9 +81,9 @@ def gru_step_forward(x, h_prev, w_ih, w_hh, b_ih=None, b_hh=None):
 
     Parameters
     ----------
-    x : (N, D) input at step t.
+    x : (N, I) input at step t.
     h_prev : (N, H) hidden state h_{t-1}.
-    w_ih : (3H, D);  w_hh : (3H, H);  b_ih, b_hh : (3H,) or None (``bias=False``).
+    w_ih : (3H, I);  w_hh : (3H, H);  b_ih, b_hh : (3H,) or None (``bias=False``).
 
     Returns
     -------
@@ -93,23 +105,24 @@ def gru_step_forward(x, h_prev, w_ih, w_hh, b_ih=None, b_hh=None):
     return h_next, cache
 
 
-def gru_step_backward(dh_next, cache: GRUStepCache):
+def gru_step_backward(dh, cache: GRUStepCache):
     """Backward through one step.
 
     Parameters
     ----------
-    dh_next : (N, H) dL/dh_t, everything that flows into h_t (the output at t, step t+1).
+    dh : (N, H) dL/dh_t, everything that flows into h_t (the output at t, step t+1).
     cache : the step's GRUStepCache.
 
     Returns
     -------
-    dx : (N, D);  dh_prev : (N, H);  dw_ih : (3H, D);  dw_hh : (3H, H);
+    dx : (N, I);  dh_prev : (N, H);  dw_ih : (3H, I);  dw_hh : (3H, H);
     db_ih, db_hh : (3H,), or None without bias.
     """
-    xp = get_array_module(dh_next)
+    ### BEGIN SOLUTION
+    xp = get_array_module(dh)
     s = cache
-    dn = dh_next * (1 - s.z)  # (N, H)
-    dz = dh_next * (s.h_prev - s.n)  # (N, H)
+    dn = dh * (1 - s.z)  # (N, H)
+    dz = dh * (s.h_prev - s.n)  # (N, H)
     dan = tanh_backward(dn, s.n)  # (N, H): dL/d(pre-activation of n)
     dr = dan * s.a_hn  # (N, H)
     dahn = dan * s.r  # (N, H): dL/d(h_{t-1} @ w_hn.T + b_hn)
@@ -117,13 +130,14 @@ def gru_step_backward(dh_next, cache: GRUStepCache):
     daz = sigmoid_backward(dz, s.z)  # (N, H)
     da_x = xp.concatenate([dar, daz, dan], axis=1)  # (N, 3H), gates r, z, n
     da_h = xp.concatenate([dar, daz, dahn], axis=1)  # (N, 3H)
-    dx = da_x @ s.w_ih  # (N, D)
-    dh_prev = dh_next * s.z + da_h @ s.w_hh  # (N, H): the direct path and the gates
-    dw_ih = da_x.T @ s.x  # (3H, D)
+    dx = da_x @ s.w_ih  # (N, I)
+    dh_prev = dh * s.z + da_h @ s.w_hh  # (N, H): the direct path and the gates
+    dw_ih = da_x.T @ s.x  # (3H, I)
     dw_hh = da_h.T @ s.h_prev  # (3H, H)
     db_ih = da_x.sum(axis=0) if s.has_bias else None  # (3H,)
     db_hh = da_h.sum(axis=0) if s.has_bias else None  # (3H,)
     return dx, dh_prev, dw_ih, dw_hh, db_ih, db_hh
+    ### END SOLUTION
 
 
 def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
@@ -131,22 +145,23 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
 
     Parameters
     ----------
-    x : (T, N, D) inputs.
-    h0 : (N, H) initial hidden state.
+    x : (T, N, I) inputs; ``x[t-1]`` is x_t.
+    h0 : (N, H) initial hidden state h_0.
     w_ih, w_hh, b_ih, b_hh : as in :func:`gru_step_forward`.
 
     Returns
     -------
-    h : (T, N, H) hidden state after every step; the final state is ``h[-1]``.
+    h : (T, N, H) hidden state after every step: ``h[t-1]`` is h_t, the final state
+        h_T is ``h[-1]``.
     cache : GRUCache for :func:`gru_backward`.
     """
     xp = get_array_module(x)
-    T, N, D = x.shape
+    T, N, I = x.shape
     H = h0.shape[1]
     h = xp.empty((T, N, H), dtype=x.dtype)
     steps = []
     h_prev = h0
-    for t in range(T):
+    for t in range(T):  # index t holds step t+1
         h_prev, step = gru_step_forward(x[t], h_prev, w_ih, w_hh, b_ih, b_hh)
         h[t] = h_prev
         steps.append(step)
@@ -158,33 +173,34 @@ def gru_backward(dh, cache: GRUCache):
 
     Parameters
     ----------
-    dh : (T, N, H) upstream dL/dh_t for every step, from outside only (the caller adds
-        dL/dh_n into ``dh[-1]``; what flows back from step t+1 is added here).
+    dh : (T, N, H) upstream gradient: ``dh[t-1]`` is dL/dh_t from outside only (the
+        caller adds dL/dh_T, PyTorch's dL/dh_n, into ``dh[-1]``; what flows back from
+        step t+1 is added here).
     cache : GRUCache from :func:`gru_forward`.
 
     Returns
     -------
-    dx : (T, N, D);  dh0 : (N, H);  dw_ih : (3H, D);  dw_hh : (3H, H);
+    dx : (T, N, I);  dh0 : (N, H);  dw_ih : (3H, I);  dw_hh : (3H, H);
     db_ih, db_hh : (3H,), or None without bias.
     """
     xp = get_array_module(dh)
     T, N, H = dh.shape
     first = cache.steps[0]
-    D = first.x.shape[1]
-    dx = xp.empty((T, N, D), dtype=dh.dtype)
+    I = first.x.shape[1]
+    dx = xp.empty((T, N, I), dtype=dh.dtype)
     dw_ih = xp.zeros_like(first.w_ih)
     dw_hh = xp.zeros_like(first.w_hh)
     db_ih = xp.zeros(3 * H, dtype=dh.dtype) if first.has_bias else None
     db_hh = xp.zeros(3 * H, dtype=dh.dtype) if first.has_bias else None
-    dh_next = xp.zeros((N, H), dtype=dh.dtype)  # dL/dh_t carried back from step t+1
-    for t in reversed(range(T)):
-        dx[t], dh_next, dw_ih_t, dw_hh_t, db_ih_t, db_hh_t = gru_step_backward(
-            dh[t] + dh_next, cache.steps[t]
+    dh_carry = xp.zeros((N, H), dtype=dh.dtype)  # dL/dh_T from later steps: none
+    for t in reversed(range(T)):  # index t holds step t+1; dh_carry arrives from step t+2
+        dx[t], dh_carry, dw_ih_t, dw_hh_t, db_ih_t, db_hh_t = gru_step_backward(
+            dh[t] + dh_carry, cache.steps[t]
         )
         dw_ih += dw_ih_t
         dw_hh += dw_hh_t
         if db_ih is not None:
             db_ih += db_ih_t
             db_hh += db_hh_t
-    dh0 = dh_next
+    dh0 = dh_carry  # what step 1 sends back: dL/dh_0
     return dx, dh0, dw_ih, dw_hh, db_ih, db_hh

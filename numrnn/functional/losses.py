@@ -10,9 +10,17 @@ Softmax cross-entropy over C classes, for logits z (..., C) and integer targets 
     dz    = (softmax(z) - onehot(y)) / M   at counted positions, 0 elsewhere
 
 where M is the number of counted positions (``ignore_index`` and ``mask`` remove some).
+:func:`cross_entropy` checks its arguments and then runs the textbook pair
+:func:`softmax_cross_entropy_forward` / :func:`softmax_cross_entropy_backward`, which
+follow the convention of every other function in ``numrnn.functional``
+(``forward(...) -> (loss, cache)``, ``backward(dloss, cache) -> dlogits``). Their
+``### BEGIN SOLUTION`` / ``### END SOLUTION`` lines, and those of :func:`log_softmax`,
+mark the exercise (docs/exercises.md).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from numrnn.backend import get_array_module
 from numrnn.errors import UsageTypeError, UsageValueError
@@ -31,10 +39,16 @@ def _float_input(a, name: str, owner: str):
 
 
 def log_softmax(z, axis: int = -1):
-    """``z - logsumexp(z)`` along ``axis``, stable for large logits."""
+    """``z - logsumexp(z)`` along ``axis``, stable for large logits.
+
+    ``logsumexp(z) = max z + log(sum(exp(z - max z)))``: after the shift the largest
+    exponent is exp(0) = 1, so a logit of 1000 cannot overflow.
+    """
+    ### BEGIN SOLUTION
     xp = get_array_module(z)
     shifted = z - z.max(axis=axis, keepdims=True)
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+    ### END SOLUTION
 
 
 def softmax(z, axis: int = -1):
@@ -42,6 +56,58 @@ def softmax(z, axis: int = -1):
     xp = get_array_module(z)
     e = xp.exp(z - z.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
+
+
+class CrossEntropyCache(NamedTuple):
+    """What the backward of the softmax cross-entropy needs from its forward."""
+
+    logp: object  # (..., C) log-probabilities, log softmax(logits)
+    targets: object  # (...) class ids
+    weight: object  # (...) 1/M at counted positions, 0 elsewhere (logits' dtype)
+
+
+def softmax_cross_entropy_forward(logits, targets, mask=None):
+    """Mean softmax cross-entropy over the counted positions: the textbook forward.
+
+    Parameters
+    ----------
+    logits : (..., C) float scores z, e.g. (N, C), or (T, N, C) over time.
+    targets : (...) integer class ids y in [0, C), shaped like ``logits[..., 0]``.
+    mask : (...) bool (or 0/1), False where a position is not counted; None counts
+        every position. At least one position must be counted.
+
+    Returns
+    -------
+    loss : float, -(1/M) * sum over counted positions of log softmax(z)[y].
+    cache : CrossEntropyCache for :func:`softmax_cross_entropy_backward`.
+    """
+    ### BEGIN SOLUTION
+    xp = get_array_module(logits)
+    counted = xp.ones(targets.shape, dtype=bool) if mask is None else (mask != 0)  # (...)
+    M = int(counted.sum())
+    logp = log_softmax(logits)  # (..., C)
+    picked = xp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]  # (...): log p[y]
+    loss = -float((picked * counted).sum()) / M
+    weight = (counted / M).astype(logits.dtype)  # (...)
+    return loss, CrossEntropyCache(logp, targets, weight)
+    ### END SOLUTION
+
+
+def softmax_cross_entropy_backward(dloss, cache: CrossEntropyCache):
+    """dL/dlogits from dL/dloss (a scalar, 1.0 when the loss is L itself).
+
+    Returns
+    -------
+    dlogits : (..., C) ``dloss * (softmax(z) - onehot(y)) / M`` at counted positions,
+    0 elsewhere.
+    """
+    ### BEGIN SOLUTION
+    xp = get_array_module(cache.logp)
+    C = cache.logp.shape[-1]
+    p = xp.exp(cache.logp)  # (..., C): softmax(z)
+    onehot = (xp.arange(C) == cache.targets[..., None]).astype(p.dtype)  # (..., C)
+    return (p - onehot) * (dloss * cache.weight)[..., None]
+    ### END SOLUTION
 
 
 def cross_entropy(logits, targets, ignore_index: int = -100, mask=None):
@@ -81,16 +147,10 @@ def cross_entropy(logits, targets, ignore_index: int = -100, mask=None):
     safe = xp.where(counted, targets, 0)
     if bool(((safe < 0) | (safe >= C)).any()):
         raise UsageValueError(f"cross_entropy: targets must be in [0, {C}) or ignore_index; got {targets}")
-    M = int(counted.sum())
-    if M == 0:
+    if not bool(counted.any()):
         return 0.0, xp.zeros_like(logits)
-    logp = log_softmax(logits)  # (..., C)
-    picked = xp.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]  # (...)
-    loss = -float((picked * counted).sum()) / M
-    dlogits = xp.exp(logp)  # softmax
-    onehot = (xp.arange(C) == safe[..., None]).astype(logits.dtype)
-    dlogits = (dlogits - onehot) * (counted[..., None] / M).astype(logits.dtype)
-    return loss, dlogits
+    loss, cache = softmax_cross_entropy_forward(logits, safe, counted)
+    return loss, softmax_cross_entropy_backward(1.0, cache)
 
 
 def mse_loss(pred, target):
@@ -120,4 +180,12 @@ def mse_loss(pred, target):
     return loss, (2.0 / diff.size) * diff
 
 
-__all__ = ["cross_entropy", "log_softmax", "mse_loss", "softmax"]
+__all__ = [
+    "CrossEntropyCache",
+    "cross_entropy",
+    "log_softmax",
+    "mse_loss",
+    "softmax",
+    "softmax_cross_entropy_backward",
+    "softmax_cross_entropy_forward",
+]

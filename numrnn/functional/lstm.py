@@ -6,11 +6,16 @@ signatures). ``docs/lstm_gru.md`` derives every line of the backward pass.
 
 Shapes (one letter set throughout numrnn):
     T  time steps          N  batch size
-    D  input features      H  hidden units (size of the cell state c)
+    I  input features      H  hidden units (size of the cell state c)
     P  size of h: H, or ``proj_size`` when the output is projected
+    G  gates: 4 (i, f, g, o), so the weights have G*H = 4H rows
+
+Indexing: the maths counts steps t = 1..T from the initial states h_0, c_0 (``h0``,
+``c0``); arrays count from 0, so step t lives at index t-1: ``h[t-1]`` is h_t,
+``c[-1]`` is c_T (PyTorch's ``c_n``).
 
 One step, as ``torch.nn.LSTM`` computes it (PyTorch's layout and gate order i, f, g, o:
-``w_ih`` is (4H, D), ``w_hh`` is (4H, P), row block k of each belongs to gate k):
+``w_ih`` is (4H, I), ``w_hh`` is (4H, P), row block k of each belongs to gate k):
 
     a_t = x_t @ w_ih.T + b_ih + h_{t-1} @ w_hh.T + b_hh             (N, 4H)
     i_t = sigmoid(a_t[:, 0H:1H])       input gate                   (N, H)
@@ -22,17 +27,26 @@ One step, as ``torch.nn.LSTM`` computes it (PyTorch's layout and gate order i, f
     h_t = m_t                  without projection                   (N, H)
     h_t = m_t @ w_hr.T         with ``proj_size`` (w_hr is (P, H))  (N, P)
 
-Backward through one step, given dh_t = dL/dh_t and dc_t = dL/dc_t (everything that
-flows into them: from outside and from step t+1):
+Backward through one step, given dh_t = dL/dh_t (everything that flows into h_t: from
+outside and from step t+1) and dc_t = dL/dc_t from outside this step's own output
+(from step t+1 and from any use of c_t); ``dc_total`` is the sum of both paths into c_t:
 
-    dm      = dh_t @ w_hr      (or dh_t)        dw_hr += dh_t.T @ m_t
-    do      = dm * tanh(c_t)
-    dc      = dc_t + dm * o_t * (1 - tanh(c_t)**2)   c_t reaches the loss by two paths
-    di      = dc * g_t          df = dc * c_{t-1}     dg = dc * i_t
-    dc_{t-1} = dc * f_t                          the cell's "gradient highway"
-    da      = [di * i(1-i), df * f(1-f), dg * (1-g**2), do * o(1-o)]   (N, 4H)
-    dx_t    = da @ w_ih         dh_{t-1} = da @ w_hh
-    dw_ih  += da.T @ x_t        dw_hh   += da.T @ h_{t-1}     db_ih = db_hh += sum_n da
+    dm       = dh_t @ w_hr     (or dh_t)        dw_hr += dh_t.T @ m_t
+    do       = dm * tanh(c_t)
+    dc_total = dc_t + dm * o_t * (1 - tanh(c_t)**2)   c_t reaches the loss by two paths
+    di       = dc_total * g_t    df = dc_total * c_{t-1}    dg = dc_total * i_t
+    dc_{t-1} = dc_total * f_t                     the cell's "gradient highway"
+    da       = [di * i(1-i), df * f(1-f), dg * (1-g**2), do * o(1-o)]   (N, 4H)
+    dx_t     = da @ w_ih        dh_{t-1} = da @ w_hh
+    dw_ih   += da.T @ x_t       dw_hh   += da.T @ h_{t-1}     db_ih = db_hh += sum_n da
+
+Names of gradients: in a step backward ``dh`` and ``dc`` are what flows into h_t and
+c_t; in the sequence backward ``dh_carry`` and ``dc_carry`` are the parts carried back
+from step t+1, added to the upstream ``dh[t-1]`` and ``dc[t-1]`` before the step.
+
+The ``### BEGIN SOLUTION`` / ``### END SOLUTION`` comment lines are nbgrader's markers:
+``python -m numrnn exercises make DIR`` writes a student copy of this file with the
+marked region replaced by ``raise NotImplementedError()`` (docs/exercises.md).
 
 The functions run on NumPy or CuPy arrays alike.
 """
@@ -48,7 +62,7 @@ from numrnn.functional.activations import sigmoid, sigmoid_backward, tanh_backwa
 class LSTMStepCache(NamedTuple):
     """What one step's backward needs from its forward."""
 
-    x: object  # (N, D) input at this step
+    x: object  # (N, I) input at this step
     h_prev: object  # (N, P) h_{t-1}
     c_prev: object  # (N, H) c_{t-1}
     i: object  # (N, H) input gate
@@ -57,7 +71,7 @@ class LSTMStepCache(NamedTuple):
     o: object  # (N, H) output gate
     tanh_c: object  # (N, H) tanh(c_t)
     m: object  # (N, H) o * tanh(c_t), h_t before the projection
-    w_ih: object  # (4H, D)
+    w_ih: object  # (4H, I)
     w_hh: object  # (4H, P)
     w_hr: object  # (P, H), or None without projection
     has_bias: bool
@@ -66,7 +80,7 @@ class LSTMStepCache(NamedTuple):
 class LSTMCache(NamedTuple):
     """What a sequence's backward needs: one step cache per time step, and the states."""
 
-    steps: list  # T LSTMStepCache
+    steps: list  # T LSTMStepCache; steps[t-1] belongs to step t
     h0: object  # (N, P)
     c0: object  # (N, H)
 
@@ -76,9 +90,9 @@ def lstm_step_forward(x, h_prev, c_prev, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=
 
     Parameters
     ----------
-    x : (N, D) input at step t.
+    x : (N, I) input at step t.
     h_prev : (N, P) hidden state h_{t-1};  c_prev : (N, H) cell state c_{t-1}.
-    w_ih : (4H, D);  w_hh : (4H, P);  b_ih, b_hh : (4H,) or None (``bias=False``).
+    w_ih : (4H, I);  w_hh : (4H, P);  b_ih, b_hh : (4H,) or None (``bias=False``).
     w_hr : (P, H) projection, or None (then P = H).
 
     Returns
@@ -103,46 +117,48 @@ def lstm_step_forward(x, h_prev, c_prev, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=
     return h_next, c_next, cache
 
 
-def lstm_step_backward(dh_next, dc_next, cache: LSTMStepCache):
+def lstm_step_backward(dh, dc, cache: LSTMStepCache):
     """Backward through one step.
 
     Parameters
     ----------
-    dh_next : (N, P) dL/dh_t, everything that flows into h_t (the output at t, step t+1).
-    dc_next : (N, H) dL/dc_t from outside h_t: from step t+1 and from any use of c_t.
+    dh : (N, P) dL/dh_t, everything that flows into h_t (the output at t, step t+1).
+    dc : (N, H) dL/dc_t from outside h_t: from step t+1 and from any use of c_t.
     cache : the step's LSTMStepCache.
 
     Returns
     -------
-    dx : (N, D);  dh_prev : (N, P);  dc_prev : (N, H);
-    dw_ih : (4H, D);  dw_hh : (4H, P);  db_ih, db_hh : (4H,) or None without bias;
+    dx : (N, I);  dh_prev : (N, P);  dc_prev : (N, H);
+    dw_ih : (4H, I);  dw_hh : (4H, P);  db_ih, db_hh : (4H,) or None without bias;
     dw_hr : (P, H), or None without projection.
     """
-    xp = get_array_module(dh_next)
+    ### BEGIN SOLUTION
+    xp = get_array_module(dh)
     s = cache
     if s.w_hr is None:
-        dm, dw_hr = dh_next, None  # (N, H)
+        dm, dw_hr = dh, None  # (N, H)
     else:
-        dm = dh_next @ s.w_hr  # (N, H)
-        dw_hr = dh_next.T @ s.m  # (P, H)
+        dm = dh @ s.w_hr  # (N, H)
+        dw_hr = dh.T @ s.m  # (P, H)
     do = dm * s.tanh_c  # (N, H)
-    dc = dc_next + tanh_backward(dm * s.o, s.tanh_c)  # (N, H): both paths into c_t
-    di = dc * s.g
-    df = dc * s.c_prev
-    dg = dc * s.i
-    dc_prev = dc * s.f  # (N, H)
+    dc_total = dc + tanh_backward(dm * s.o, s.tanh_c)  # (N, H): both paths into c_t
+    di = dc_total * s.g
+    df = dc_total * s.c_prev
+    dg = dc_total * s.i
+    dc_prev = dc_total * s.f  # (N, H)
     da = xp.concatenate(  # (N, 4H), gates in the order i, f, g, o
         [sigmoid_backward(di, s.i), sigmoid_backward(df, s.f), tanh_backward(dg, s.g),
          sigmoid_backward(do, s.o)],
         axis=1,
     )
-    dx = da @ s.w_ih  # (N, D)
+    dx = da @ s.w_ih  # (N, I)
     dh_prev = da @ s.w_hh  # (N, P)
-    dw_ih = da.T @ s.x  # (4H, D)
+    dw_ih = da.T @ s.x  # (4H, I)
     dw_hh = da.T @ s.h_prev  # (4H, P)
     db_ih = da.sum(axis=0) if s.has_bias else None  # (4H,): b_ih and b_hh enter a alike,
     db_hh = None if db_ih is None else db_ih.copy()  # so their gradients are equal (two arrays)
     return dx, dh_prev, dc_prev, dw_ih, dw_hh, db_ih, db_hh, dw_hr
+    ### END SOLUTION
 
 
 def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None):
@@ -150,23 +166,24 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None):
 
     Parameters
     ----------
-    x : (T, N, D) inputs.
-    h0 : (N, P) initial hidden state;  c0 : (N, H) initial cell state.
+    x : (T, N, I) inputs; ``x[t-1]`` is x_t.
+    h0 : (N, P) initial hidden state h_0;  c0 : (N, H) initial cell state c_0.
     w_ih, w_hh, b_ih, b_hh, w_hr : as in :func:`lstm_step_forward`.
 
     Returns
     -------
     h : (T, N, P) hidden state after every step;  c : (T, N, H) cell state after
-    every step (the final states are ``h[-1]``, ``c[-1]``);  cache : LSTMCache.
+    every step (``h[t-1]`` is h_t; the final states h_T, c_T are ``h[-1]``, ``c[-1]``);
+    cache : LSTMCache.
     """
     xp = get_array_module(x)
-    T, N, D = x.shape
+    T, N, I = x.shape
     P, H = h0.shape[1], c0.shape[1]
     h = xp.empty((T, N, P), dtype=x.dtype)
     c = xp.empty((T, N, H), dtype=x.dtype)
     steps = []
     h_prev, c_prev = h0, c0
-    for t in range(T):
+    for t in range(T):  # index t holds step t+1
         h_prev, c_prev, step = lstm_step_forward(x[t], h_prev, c_prev, w_ih, w_hh, b_ih, b_hh, w_hr)
         h[t] = h_prev
         c[t] = c_prev
@@ -179,32 +196,33 @@ def lstm_backward(dh, dc, cache: LSTMCache):
 
     Parameters
     ----------
-    dh : (T, N, P) upstream dL/dh_t for every step, from outside only (the caller adds
-        dL/dh_n into ``dh[-1]``; what flows back from step t+1 is added here).
+    dh : (T, N, P) upstream gradient: ``dh[t-1]`` is dL/dh_t from outside only (the
+        caller adds dL/dh_T, PyTorch's dL/dh_n, into ``dh[-1]``; what flows back from
+        step t+1 is added here).
     dc : (T, N, H) upstream dL/dc_t for every step, from outside only (usually zero
-        except dL/dc_n in ``dc[-1]``).
+        except dL/dc_T in ``dc[-1]``).
     cache : LSTMCache from :func:`lstm_forward`.
 
     Returns
     -------
-    dx : (T, N, D);  dh0 : (N, P);  dc0 : (N, H);  dw_ih : (4H, D);  dw_hh : (4H, P);
+    dx : (T, N, I);  dh0 : (N, P);  dc0 : (N, H);  dw_ih : (4H, I);  dw_hh : (4H, P);
     db_ih, db_hh : (4H,), or None without bias;  dw_hr : (P, H), or None without projection.
     """
     xp = get_array_module(dh)
     T, N, P = dh.shape
     H = dc.shape[2]
     first = cache.steps[0]
-    D = first.x.shape[1]
-    dx = xp.empty((T, N, D), dtype=dh.dtype)
+    I = first.x.shape[1]
+    dx = xp.empty((T, N, I), dtype=dh.dtype)
     dw_ih = xp.zeros_like(first.w_ih)
     dw_hh = xp.zeros_like(first.w_hh)
     dw_hr = None if first.w_hr is None else xp.zeros_like(first.w_hr)
     db = xp.zeros(4 * H, dtype=dh.dtype) if first.has_bias else None
-    dh_next = xp.zeros((N, P), dtype=dh.dtype)  # dL/dh_t carried back from step t+1
-    dc_next = xp.zeros((N, H), dtype=dh.dtype)  # dL/dc_t carried back from step t+1
-    for t in reversed(range(T)):
-        dx[t], dh_next, dc_next, dw_ih_t, dw_hh_t, db_t, _, dw_hr_t = lstm_step_backward(
-            dh[t] + dh_next, dc[t] + dc_next, cache.steps[t]
+    dh_carry = xp.zeros((N, P), dtype=dh.dtype)  # dL/dh_T from later steps: none
+    dc_carry = xp.zeros((N, H), dtype=dh.dtype)  # dL/dc_T from later steps: none
+    for t in reversed(range(T)):  # index t holds step t+1; the carries arrive from step t+2
+        dx[t], dh_carry, dc_carry, dw_ih_t, dw_hh_t, db_t, _, dw_hr_t = lstm_step_backward(
+            dh[t] + dh_carry, dc[t] + dc_carry, cache.steps[t]
         )
         dw_ih += dw_ih_t
         dw_hh += dw_hh_t
@@ -212,5 +230,5 @@ def lstm_backward(dh, dc, cache: LSTMCache):
             db += db_t
         if dw_hr is not None:
             dw_hr += dw_hr_t
-    dh0, dc0 = dh_next, dc_next
+    dh0, dc0 = dh_carry, dc_carry  # what step 1 sends back: dL/dh_0, dL/dc_0
     return dx, dh0, dc0, dw_ih, dw_hh, db, (db.copy() if db is not None else None), dw_hr

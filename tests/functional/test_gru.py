@@ -8,7 +8,7 @@ import pytest
 from numrnn.functional.gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
 from numrnn.gradcheck import numerical_gradient, rel_error
 
-T, N, D, H = 4, 3, 5, 4
+T, N, I, H = 4, 3, 5, 4
 WEIGHTS = ("w_ih", "w_hh", "b_ih", "b_hh")
 
 
@@ -16,8 +16,8 @@ def make(bias=True, dtype=np.float64, seed=0):
     """x, h0 and the weights (w_ih, w_hh, b_ih, b_hh) of one layer."""
     rng = np.random.default_rng(seed)
     arrays = dict(
-        x=rng.standard_normal((T, N, D)), h0=rng.standard_normal((N, H)),
-        w_ih=0.5 * rng.standard_normal((3 * H, D)), w_hh=0.5 * rng.standard_normal((3 * H, H)),
+        x=rng.standard_normal((T, N, I)), h0=rng.standard_normal((N, H)),
+        w_ih=0.5 * rng.standard_normal((3 * H, I)), w_hh=0.5 * rng.standard_normal((3 * H, H)),
         b_ih=0.5 * rng.standard_normal(3 * H) if bias else None,
         b_hh=0.5 * rng.standard_normal(3 * H) if bias else None,
     )
@@ -40,12 +40,12 @@ def test_sequence_equals_steps(bias):
         h_t, s = gru_step_forward(a["x"][t], h_t, *(a[k] for k in WEIGHTS))
         np.testing.assert_array_equal(h[t], h_t)
         steps.append(s)
-    dh_next, sums = np.zeros_like(a["h0"]), None
+    dh_carry, sums = np.zeros_like(a["h0"]), None
     for t in reversed(range(T)):
-        dx_t, dh_next, *dw = gru_step_backward(dh[t] + dh_next, steps[t])
+        dx_t, dh_carry, *dw = gru_step_backward(dh[t] + dh_carry, steps[t])
         np.testing.assert_allclose(got[0][t], dx_t, rtol=1e-12, atol=1e-12)
         sums = dw if sums is None else [None if s is None else s + w for s, w in zip(sums, dw)]
-    np.testing.assert_allclose(got[1], dh_next, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got[1], dh_carry, rtol=1e-12, atol=1e-12)
     for g, s in zip(got[2:], sums):
         assert (g is None) == (s is None)
         if g is not None:
@@ -90,7 +90,7 @@ def test_one_layer_matches_torch():
     dh = np.random.default_rng(3).standard_normal(h.shape)
     got = gru_backward(dh, cache)
 
-    gru = torch.nn.GRU(D, H, dtype=torch.float64)
+    gru = torch.nn.GRU(I, H, dtype=torch.float64)
     with torch.no_grad():
         for name, key in (("weight_ih_l0", "w_ih"), ("weight_hh_l0", "w_hh"), ("bias_ih_l0", "b_ih"),
                           ("bias_hh_l0", "b_hh")):

@@ -119,6 +119,21 @@ def test_cross_entropy_accepts_list_logits_and_refuses_integer_ones():
         nr.cross_entropy(np.array([[1, 2]]), np.array([0]))
 
 
+def test_textbook_pair_is_what_cross_entropy_runs(logits_targets):
+    """cross_entropy = its checks + softmax_cross_entropy_forward/backward (the exercise pair)."""
+    from numrnn.functional.losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+    z, y = logits_targets
+    mask = np.ones(y.shape, dtype=bool)
+    mask[1, 2] = False
+    loss, cache = softmax_cross_entropy_forward(z, y, mask)
+    want_loss, want_dz = nr.cross_entropy(z, y, mask=mask)
+    assert loss == want_loss
+    np.testing.assert_array_equal(softmax_cross_entropy_backward(1.0, cache), want_dz)
+    np.testing.assert_allclose(softmax_cross_entropy_backward(2.5, cache), 2.5 * want_dz, rtol=1e-15)
+    all_counted, _ = softmax_cross_entropy_forward(z, y)
+    assert all_counted == pytest.approx(nr.cross_entropy(z, y)[0], rel=1e-15)
+
+
 def test_mse_loss_on_an_empty_batch_is_a_clear_error():
     """Issue 13 item 6: was a ZeroDivisionError (after a NaN mean and a RuntimeWarning)."""
     with pytest.raises(ValueError, match=r"mse_loss: pred is empty \(shape \(0, 3\)\)"):

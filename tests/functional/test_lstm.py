@@ -14,7 +14,7 @@ from numrnn.functional.lstm import (
 )
 from numrnn.gradcheck import numerical_gradient, rel_error
 
-T, N, D, H, P = 4, 3, 5, 4, 2
+T, N, I, H, P = 4, 3, 5, 4, 2
 
 
 def make(bias=True, proj=False, dtype=np.float64, seed=0):
@@ -22,8 +22,8 @@ def make(bias=True, proj=False, dtype=np.float64, seed=0):
     rng = np.random.default_rng(seed)
     Ph = P if proj else H
     arrays = dict(
-        x=rng.standard_normal((T, N, D)), h0=rng.standard_normal((N, Ph)),
-        c0=rng.standard_normal((N, H)), w_ih=0.5 * rng.standard_normal((4 * H, D)),
+        x=rng.standard_normal((T, N, I)), h0=rng.standard_normal((N, Ph)),
+        c0=rng.standard_normal((N, H)), w_ih=0.5 * rng.standard_normal((4 * H, I)),
         w_hh=0.5 * rng.standard_normal((4 * H, Ph)),
         b_ih=0.5 * rng.standard_normal(4 * H) if bias else None,
         b_hh=0.5 * rng.standard_normal(4 * H) if bias else None,
@@ -54,14 +54,14 @@ def test_sequence_equals_steps(bias, proj):
         np.testing.assert_array_equal(h[t], h_t)
         np.testing.assert_array_equal(c[t], c_t)
         steps.append(s)
-    dh_next, dc_next = np.zeros_like(a["h0"]), np.zeros_like(a["c0"])
+    dh_carry, dc_carry = np.zeros_like(a["h0"]), np.zeros_like(a["c0"])
     sums = None
     for t in reversed(range(T)):
-        dx_t, dh_next, dc_next, *dw = lstm_step_backward(dh[t] + dh_next, dc[t] + dc_next, steps[t])
+        dx_t, dh_carry, dc_carry, *dw = lstm_step_backward(dh[t] + dh_carry, dc[t] + dc_carry, steps[t])
         np.testing.assert_allclose(got[0][t], dx_t, rtol=1e-12, atol=1e-12)
         sums = dw if sums is None else [None if s is None else s + w for s, w in zip(sums, dw)]
-    np.testing.assert_allclose(got[1], dh_next, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(got[2], dc_next, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got[1], dh_carry, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got[2], dc_carry, rtol=1e-12, atol=1e-12)
     for g, s in zip(got[3:], sums):
         assert (g is None) == (s is None)
         if g is not None:
@@ -118,7 +118,7 @@ def test_one_layer_matches_torch(proj):
     dc[-1] = dc_n
     got = lstm_backward(dh, dc, cache)
 
-    lstm = torch.nn.LSTM(D, H, proj_size=P if proj else 0, dtype=torch.float64)
+    lstm = torch.nn.LSTM(I, H, proj_size=P if proj else 0, dtype=torch.float64)
     with torch.no_grad():
         for name, key in (("weight_ih_l0", "w_ih"), ("weight_hh_l0", "w_hh"), ("bias_ih_l0", "b_ih"),
                           ("bias_hh_l0", "b_hh")) + ((("weight_hr_l0", "w_hr"),) if proj else ()):

@@ -7,19 +7,19 @@ from numrnn.functional.activations import activation_backward, activation_forwar
 from numrnn.functional.rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 from numrnn.gradcheck import numerical_gradient, rel_error
 
-T, N, D, H = 4, 3, 5, 6
+T, N, I, H = 4, 3, 5, 6
 
 
 @pytest.fixture
 def weights(rng):
-    return (0.5 * rng.standard_normal((H, D)), 0.5 * rng.standard_normal((H, H)),
+    return (0.5 * rng.standard_normal((H, I)), 0.5 * rng.standard_normal((H, H)),
             0.1 * rng.standard_normal(H), 0.1 * rng.standard_normal(H))
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_step_forward_is_the_equation(weights, nonlinearity, rng):
     w_ih, w_hh, b_ih, b_hh = weights
-    x, h = rng.standard_normal((N, D)), rng.standard_normal((N, H))
+    x, h = rng.standard_normal((N, I)), rng.standard_normal((N, H))
     h1, _ = rnn_step_forward(x, h, w_ih, w_hh, b_ih, b_hh, nonlinearity)
     a = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
     np.testing.assert_allclose(h1, np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0))
@@ -29,7 +29,7 @@ def test_step_forward_is_the_equation(weights, nonlinearity, rng):
 @pytest.mark.parametrize("bias", [True, False])
 def test_step_backward_numerically(weights, nonlinearity, bias, rng):
     w_ih, w_hh, b_ih, b_hh = weights if bias else (*weights[:2], None, None)
-    x, h = rng.standard_normal((N, D)), rng.standard_normal((N, H))
+    x, h = rng.standard_normal((N, I)), rng.standard_normal((N, H))
     dh1 = rng.standard_normal((N, H))
     _, cache = rnn_step_forward(x, h, w_ih, w_hh, b_ih, b_hh, nonlinearity)
     dx, dh, dw_ih, dw_hh, db_ih, db_hh = rnn_step_backward(dh1, cache)
@@ -46,7 +46,7 @@ def test_step_backward_numerically(weights, nonlinearity, bias, rng):
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_sequence_is_the_steps_unrolled(weights, nonlinearity, rng):
-    x, h0 = rng.standard_normal((T, N, D)), rng.standard_normal((N, H))
+    x, h0 = rng.standard_normal((T, N, I)), rng.standard_normal((N, H))
     h, _ = rnn_forward(x, h0, *weights, nonlinearity)
     prev = h0
     for t in range(T):
@@ -56,7 +56,7 @@ def test_sequence_is_the_steps_unrolled(weights, nonlinearity, rng):
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_bptt_numerically(weights, nonlinearity, rng):
-    x, h0 = rng.standard_normal((T, N, D)), rng.standard_normal((N, H))
+    x, h0 = rng.standard_normal((T, N, I)), rng.standard_normal((N, H))
     dh = rng.standard_normal((T, N, H))
     _, cache = rnn_forward(x, h0, *weights, nonlinearity)
     grads = rnn_backward(dh, cache)
@@ -70,7 +70,7 @@ def test_bptt_numerically(weights, nonlinearity, rng):
 
 def test_dtype_is_kept(weights, rng):
     w32 = tuple(w.astype(np.float32) for w in weights)
-    x = rng.standard_normal((T, N, D)).astype(np.float32)
+    x = rng.standard_normal((T, N, I)).astype(np.float32)
     h, cache = rnn_forward(x, np.zeros((N, H), np.float32), *w32)
     grads = rnn_backward(np.ones_like(h), cache)
     assert h.dtype == np.float32 and all(g.dtype == np.float32 for g in grads)
@@ -91,7 +91,7 @@ def test_activations():
 
 def test_step_bias_gradients_are_two_arrays(weights, rng):
     """db_ih and db_hh are equal but separate: adding into one must not change the other."""
-    _, cache = rnn_step_forward(rng.standard_normal((N, D)), rng.standard_normal((N, H)), *weights)
+    _, cache = rnn_step_forward(rng.standard_normal((N, I)), rng.standard_normal((N, H)), *weights)
     *_, db_ih, db_hh = rnn_step_backward(rng.standard_normal((N, H)), cache)
     np.testing.assert_array_equal(db_ih, db_hh)
     assert not np.shares_memory(db_ih, db_hh)

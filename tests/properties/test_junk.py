@@ -200,14 +200,15 @@ def test_fit_of_a_real_model(batches, epochs):
     _call(nr.fit, m, nr.SGD(m), batches, epochs=epochs, extra=(nr.NonFiniteError,))
 
 
-@pytest.mark.xfail(strict=True, reason=EXERCISES.format("check_gradients on a non-module is an "
-                                                       "AttributeError (issue 13 item 6, theirs)"))
 @given(model=junk(), x=junk())
 @example(model=np.zeros(3), x=np.zeros(3))
 def test_check_gradients(model, x):
     _call(nr.check_gradients, model, x)
 
 
+@pytest.mark.xfail(strict=True, reason="numrnn/summary.py (the lead's): a shape of booleans, (False, False), "
+                                       "reaches np.zeros and is its TypeError 'an integer is required'")
 @given(model=junk(), shape=junk())
+@example(model=nr.Linear(2, 2), shape=(False, False))
 def test_summary(model, shape):
     _call(nr.summary, model, shape, print_fn=lambda *a: None)

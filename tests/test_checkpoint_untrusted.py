@@ -180,7 +180,7 @@ def test_a_crafted_recurrent_config_is_refused_before_building(tmp_path, monkeyp
     path = nr.save(nr.RNN(3, 4), tmp_path / "rnn.npz")
     meta, arrays = _contents(path)
     meta["config"]["args"]["hidden_size"] = 2000
-    _refused(_write(tmp_path / "big.npz", meta, arrays), "stored in the file allow", CheckpointSizeError)
+    _refused(_write(tmp_path / "big.npz", meta, arrays), "stored in the file can fill", CheckpointSizeError)
 
 
 # -- 4: every damage is one CheckpointError naming the file and the reason ----------------------------

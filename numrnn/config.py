@@ -89,10 +89,13 @@ GRADCHECK_FULL_MAX = 4096
 # -- the CuPy backend (numrnn/kernels/cupy_rnn.py, cuda_rnn.py; docs/performance.md) ------
 
 #: Which GPU path runs an RNN layer: ``"auto"`` (persistent kernel when W_hh fits in
-#: shared memory, else stage 1), ``"persistent"``, ``"steps"`` (stage 1: cuBLAS GEMM +
-#: fused elementwise kernel per step) or ``"reference"`` (numrnn.functional on CuPy
-#: arrays). Set by ``NUMRNN_CUPY_PATH``; a forced path that cannot run is an error.
-CUPY_PATHS = ("auto", "persistent", "steps", "reference")
+#: shared memory, else stage 1; the reference, with one warning, when Numba's CUDA
+#: target, NVVM or the GPU is missing), ``"persistent"``, ``"multiblock"`` (stage 3:
+#: W_hh split across a cooperative grid), ``"steps"`` (stage 1: cuBLAS GEMM + fused
+#: elementwise kernel per step) or ``"reference"`` (numrnn.functional on CuPy arrays).
+#: Set by ``NUMRNN_CUPY_PATH``; a forced path that cannot run is an error. ``auto``
+#: never picks ``multiblock``: no GPU measurement has shown it ahead yet.
+CUPY_PATHS = ("auto", "persistent", "multiblock", "steps", "reference")
 
 #: ``NUMRNN_CUDA_GRAPHS=0`` replays stage 1's time loop eagerly instead of capturing it
 #: once as a CUDA graph (for profiling: every kernel then shows up on its own).
@@ -110,6 +113,14 @@ PERSISTENT_SMEM_BYTES = 48 * 1024
 #: Batch rows one block of the persistent kernel carries through the sequence: fewer
 #: rows per block means more blocks on more SMs for the same batch.
 PERSISTENT_ROWS_PER_BLOCK = 4
+
+#: Largest grid of the multi-block persistent kernel (stage 3). Its blocks must all be
+#: resident at once (a cooperative launch), so the launch asks the GPU and shrinks the
+#: grid below this when needed; an H200 keeps 132 SMs' worth.
+MULTIBLOCK_MAX_BLOCKS = 128
+
+#: Threads per block of the multi-block kernel (fewer when the block has fewer outputs).
+MULTIBLOCK_THREADS = 256
 
 #: Threads per block of the fused elementwise kernels (a 2-D block of 32 x this/32).
 CUDA_ELEMENTWISE_THREADS = 256

@@ -10,7 +10,8 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 # thread each for tests, benchmarks pin their own (see benchmarks/README.md).
 TEST_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help demo test test-fast test-gpu-sim test-gpu lint format gradcheck golden bench bench-gpu gpu-check clean
+.PHONY: help demo test test-fast test-gpu-sim test-gpu lint format gradcheck golden bench bench-gpu gpu-check \
+        clean notebooks diagrams
 
 help:
 	@echo "make demo        run the main job: gradient check, 'hello' -> 'ohlol', BPTT gradient norms"
@@ -18,6 +19,8 @@ help:
 	@echo "make lint        ruff"
 	@echo "make gradcheck   gradient-check table of a 2-layer bidirectional RNN"
 	@echo "make golden      rewrite the exercises' golden values (numrnn/exercises/golden.npz) from the reference"
+	@echo "make notebooks   build notebooks/*.ipynb from their jupytext sources and run them (make test runs them too)"
+	@echo "make diagrams    redraw the diagrams of docs/img (unrolled RNN, LSTM and GRU cells)"
 	@echo "make bench       CPU benchmarks against PyTorch (writes benchmarks/results/)"
 	@echo "make test-gpu-sim  the CUDA kernels' tests in Numba's CUDA simulator (no GPU needed)"
 	@echo "make test-gpu    the cupy backend's parity grid on a real NVIDIA GPU"
@@ -110,6 +113,13 @@ gradcheck: $(VENV)/.stamp-run
 golden: $(VENV)/.stamp-run
 	$(TEST_ENV) $(PY) -m numrnn.exercises.golden
 
+# notebooks/*.py are jupytext sources; the .ipynb built here (with outputs) are not committed.
+notebooks: $(VENV)/.stamp-test
+	$(TEST_ENV) $(PY) notebooks/build.py --run
+
+diagrams: $(VENV)/.stamp-run
+	$(PY) -m numrnn.diagrams docs/img
+
 # Thread counts are set inside the script (torch.set_num_threads, threadpoolctl); the
 # OpenBLAS overrides of this environment are dropped so OpenBLAS picks its own kernel
 # (the table records which one ran).
@@ -118,6 +128,6 @@ bench: $(VENV)/.stamp-test
 	    -u MKL_NUM_THREADS $(PY) benchmarks/bench_cpu.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache notebooks/*.ipynb
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 	find . \( -name '*.nbi' -o -name '*.nbc' \) -delete

@@ -195,10 +195,10 @@ def path_applies(path: str, N: int, H: int) -> bool:
 
 
 def layer_path(m) -> str:
-    """The GPU path the module's last forward took (its first layer's cache)."""
-    cache = m._cache
-    layers = cache["layers"] if isinstance(cache, dict) else cache.layers
-    return layers[0][0].path
+    """The GPU path(s) the module's last forward took: ``m.last_kernels`` ends with them
+    in brackets (``numrnn.kernels.cupy_rnn (steps)``)."""
+    text = m.last_kernels or ""
+    return text[text.index("(") + 1:-1] if text.endswith(")") else "?"
 
 
 def bench_numrnn(cp, N, T, I, H, path, x, dout, repeats) -> dict:

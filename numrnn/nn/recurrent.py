@@ -268,9 +268,10 @@ class Recurrent(Module):
             dropout_mask=(lambda layer, shape: self._dropout_mask(layer, shape, xp)) if use_dropout else None,
             xp=xp,
         )
-        path = getattr(stack.layers[0][0], "path", None)  # a kernel module that chooses among paths
+        # a kernel module that chooses among paths (cupy_rnn) says which ran in its caches
+        paths = sorted({c.path for layer in stack.layers for c in layer if hasattr(c, "path")})
         self.last_backend = backend
-        self.last_kernels = ops.name if path is None else f"{ops.name} ({path})"
+        self.last_kernels = ops.name + (f" ({', '.join(paths)})" if paths else "")
         self._cache = RecurrentCache(ops, stack, boundary, tuple(out.shape))
         return boundary.leave(out), join_states(self.cell, boundary.leave_states(states_n))
 

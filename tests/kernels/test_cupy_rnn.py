@@ -292,13 +292,12 @@ def test_the_module_records_the_reference_path_it_took(toolchain, monkeypatch, f
     assert rel(out.get(), ref(x)[0]) < 1e-12
     assert gpu.last_kernels.startswith("numrnn.kernels.cupy_rnn")
     assert {c.path for c in _layer_caches(gpu)} == {"reference"}
+    assert gpu.last_kernels == "numrnn.kernels.cupy_rnn (reference)"
 
 
 def _layer_caches(module) -> list:
     """Every (layer, direction) cache the module's last forward kept."""
-    cache = module._cache
-    layers = cache["layers"] if isinstance(cache, dict) else cache.layers
-    return [c for layer in layers for c in layer]
+    return [c for layer in module._cache.stack.layers for c in layer]
 
 
 @main_process

@@ -20,6 +20,9 @@ NUMRNN_CUPY_PATH, NUMRNN_CUDA_GRAPHS
 NUMBA_ENABLE_CUDASIM
     Numba's CUDA simulator: ``1`` runs the CUDA kernels of ``kernels/cuda_rnn.py`` on
     the CPU, thread by thread; CI tests them that way (``make test-gpu-sim``).
+NUMRNN_MAX_ALLOC_BYTES
+    The allocation guard's bound (:data:`MAX_ALLOC_BYTES`), in bytes or with a
+    binary suffix: ``512M``, ``32G``, ``1T``.
 """
 
 from __future__ import annotations
@@ -57,6 +60,20 @@ NUMBA_LOOP_MAX_H = 256
 #: would go over this total evicts the thread's others; a larger one is allocated fresh
 #: and not kept. ``numrnn.kernels.workspace.clear()`` releases the calling thread's.
 WORKSPACE_MAX_BYTES = 64 * 2**20
+
+#: The allocation guard (``numrnn/memory.py``): the most bytes one model may need for
+#: its parameters and their gradients, and one checkpoint for its arrays, before
+#: anything is allocated; beyond it (or beyond the machine's physical memory) the
+#: constructor or ``nr.load`` raises ``SizeError`` naming the size, instead of
+#: filling memory until the OS kills the process. ``None`` means
+#: ``NUMRNN_MAX_ALLOC_BYTES`` when it is set, else :data:`DEFAULT_MAX_ALLOC_BYTES`;
+#: set an int here (``numrnn.config.MAX_ALLOC_BYTES = 64 * 2**30``) to change it in code.
+MAX_ALLOC_BYTES: int | None = None
+
+#: 16 GiB: two billion float32 parameters with their gradients, far beyond what a
+#: NumPy RNN trains in reasonable time, and far below what a typo (``RNN(3, 10**9)``)
+#: asks for.
+DEFAULT_MAX_ALLOC_BYTES = 16 * 2**30
 
 #: Default pass mark of :func:`numrnn.check_gradients`: the largest relative error
 #: allowed (float64, central differences with ``eps = 1e-5``, where truncation and
@@ -125,3 +142,25 @@ def default_backend() -> str:
             f"NUMRNN_BACKEND must be one of {', '.join(BACKENDS)}; got {name!r}"
         )
     return name
+
+
+_SIZE_SUFFIXES = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def max_alloc_bytes() -> int:
+    """The allocation guard's bound: :data:`MAX_ALLOC_BYTES`, else ``NUMRNN_MAX_ALLOC_BYTES``,
+    else :data:`DEFAULT_MAX_ALLOC_BYTES`."""
+    if MAX_ALLOC_BYTES is not None:
+        value = MAX_ALLOC_BYTES
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UsageValueError(f"numrnn.config.MAX_ALLOC_BYTES must be a positive int (bytes) or None; "
+                                  f"got {value!r}")
+        return value
+    text = os.environ.get("NUMRNN_MAX_ALLOC_BYTES", "").strip().upper().removesuffix("B").removesuffix("I")
+    if not text:
+        return DEFAULT_MAX_ALLOC_BYTES
+    number, suffix = (text[:-1], text[-1]) if text[-1] in _SIZE_SUFFIXES else (text, "")
+    if not number.isdigit() or int(number) < 1:
+        raise UsageValueError("NUMRNN_MAX_ALLOC_BYTES must be a positive number of bytes, optionally with "
+                              f"a suffix K, M, G or T (binary); got {os.environ['NUMRNN_MAX_ALLOC_BYTES']!r}")
+    return int(number) * _SIZE_SUFFIXES[suffix]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numrnn._checks import check_real
+from numrnn._checks import check_bool, check_real
 from numrnn.backend import get_array_module
 from numrnn.device import to_device
 from numrnn.errors import UsageTypeError, UsageValueError
@@ -118,10 +118,11 @@ class SGD(Optimizer):
                  weight_decay: float = 0.0, nesterov: bool = False):
         super().__init__(target, lr)
         _check_nonnegative("SGD", momentum=momentum, dampening=dampening, weight_decay=weight_decay)
+        nesterov = check_bool(nesterov, "nesterov", "SGD")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise UsageValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
         self.momentum, self.dampening = float(momentum), float(dampening)
-        self.weight_decay, self.nesterov = float(weight_decay), bool(nesterov)
+        self.weight_decay, self.nesterov = float(weight_decay), nesterov
 
     def _update(self, key, p, g, state) -> None:
         if self.momentum:
@@ -224,7 +225,8 @@ class RMSprop(Optimizer):
         super().__init__(target, lr)
         _check_nonnegative("RMSprop", alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum)
         self.alpha, self.eps = float(alpha), float(eps)
-        self.weight_decay, self.momentum, self.centered = float(weight_decay), float(momentum), bool(centered)
+        self.weight_decay, self.momentum = float(weight_decay), float(momentum)
+        self.centered = check_bool(centered, "centered", "RMSprop")
 
     def _update(self, key, p, g, state) -> None:
         xp = get_array_module(p)

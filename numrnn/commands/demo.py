@@ -22,7 +22,7 @@ import numpy as np
 
 import numrnn as nr
 from numrnn import config
-from numrnn.commands.argtypes import positive_int
+from numrnn.argtypes import positive_int
 from numrnn.data import HELLO_VOCAB, decode, hello_ohlol, one_hot
 from numrnn.diagnostics import hidden_grad_norms
 from numrnn.which_code import which_code

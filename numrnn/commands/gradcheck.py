@@ -13,8 +13,8 @@ import numpy as np
 
 import numrnn as nr
 from numrnn import config
+from numrnn.argtypes import nonnegative_int, positive_int
 from numrnn.cells import get_cell, registered_cells
-from numrnn.commands.argtypes import nonnegative_int, positive_int
 from numrnn.which_code import which_code
 
 

@@ -32,8 +32,8 @@ import numpy as np
 
 import numrnn as nr
 from numrnn import plotting
+from numrnn.argtypes import positive_float, positive_int
 from numrnn.checkpoint import load, save
-from numrnn.commands.argtypes import positive_float, positive_int
 from numrnn.examples.common import Progress, add_common_arguments, out_dir, print_written, verdict
 from numrnn.functional.losses import softmax
 from numrnn.tbptt import train_tbptt

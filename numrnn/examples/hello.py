@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numrnn as nr
 from numrnn import plotting
+from numrnn.argtypes import positive_int
 from numrnn.checkpoint import load, save
-from numrnn.commands.argtypes import positive_int
 from numrnn.data import HELLO_VOCAB, decode, encode, one_hot
 from numrnn.examples.common import Progress, add_common_arguments, out_dir, print_written, verdict
 from numrnn.train import check_finite_loss

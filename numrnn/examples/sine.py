@@ -21,8 +21,8 @@ import numpy as np
 
 import numrnn as nr
 from numrnn import plotting
+from numrnn.argtypes import positive_int
 from numrnn.checkpoint import load
-from numrnn.commands.argtypes import positive_int
 from numrnn.examples.common import Progress, add_common_arguments, out_dir, print_written, verdict
 from numrnn.train import Trainer
 from numrnn.which_code import which_code

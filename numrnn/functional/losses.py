@@ -172,6 +172,9 @@ def mse_loss(pred, target):
         raise UsageValueError(
             f"mse_loss: target must have the shape of pred {tuple(pred.shape)}; got {tuple(target.shape)}"
         )
+    if pred.size == 0:
+        raise UsageValueError(f"mse_loss: pred is empty (shape {tuple(pred.shape)}): the mean of no values "
+                              "is undefined")
     diff = pred - target.astype(pred.dtype, copy=False)
     loss = float((diff * diff).mean())
     return loss, (2.0 / diff.size) * diff

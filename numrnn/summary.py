@@ -25,7 +25,7 @@ import copy
 
 import numpy as np
 
-from numrnn.errors import UsageTypeError
+from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.nn.cell import Cell
 from numrnn.nn.embedding import Embedding
 from numrnn.nn.module import Module
@@ -165,6 +165,8 @@ def summary(model: Module, input=None, *, input_dtype=None, print_fn=print) -> s
     if input is not None:
         example = input
         if isinstance(input, (tuple, list)) and all(isinstance(s, (int, np.integer)) for s in input):
+            if any(isinstance(s, (bool, np.bool_)) or s < 0 for s in input):
+                raise UsageValueError(f"summary: an input shape must hold sizes >= 0; got {tuple(input)}")
             dtype = _default_input_dtype(model) if input_dtype is None else input_dtype
             example = np.zeros(tuple(input), dtype=dtype)
         twin, seen = _record_outputs(model, example)

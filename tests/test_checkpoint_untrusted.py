@@ -173,8 +173,6 @@ def test_a_file_larger_than_the_bound_is_not_read(saved, monkeypatch):
     _refused(path, r"the file \(.* on disk\) needs .*, more than the 100 bytes", CheckpointSizeError)
 
 
-@pytest.mark.xfail(strict=True, reason="needs the lead's check_allocation call in the recurrent constructors "
-                                        "(issue 13 item 2)")
 def test_a_crafted_recurrent_config_is_refused_before_building(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "MAX_ALLOC_BYTES", 2**27)  # a failure to refuse costs 100 MB
     path = nr.save(nr.RNN(3, 4), tmp_path / "rnn.npz")

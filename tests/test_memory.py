@@ -89,8 +89,6 @@ def test_constructors_within_a_tight_bound(monkeypatch):
     nr.Linear(4, 7, bias=False)
 
 
-@pytest.mark.xfail(strict=True, reason="needs the lead's check_allocation call in the recurrent constructors "
-                                        "(issue 13 item 2)")
 @pytest.mark.parametrize("cls", [nr.RNN, nr.LSTM, nr.GRU])
 def test_recurrent_constructors_refuse_at_once(cls, monkeypatch):
     monkeypatch.setattr(config, "MAX_ALLOC_BYTES", 2**20)  # a failure to refuse costs 16 MB

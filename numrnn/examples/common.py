@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from numrnn import config
 from numrnn.argtypes import positive_float, positive_int
 from numrnn.progress import Progress
 
@@ -19,7 +20,7 @@ def add_common_arguments(p, steps: int, lr: float, hidden: int) -> None:
     p.add_argument("--steps", type=positive_int, default=steps, help=f"training steps (default {steps})")
     p.add_argument("--lr", type=positive_float, default=lr, help=f"learning rate (default {lr:g})")
     p.add_argument("--hidden-size", type=positive_int, default=hidden, help=f"H (default {hidden})")
-    p.add_argument("--backend", default="auto", choices=("auto", "numpy", "numba", "cupy"),
+    p.add_argument("--backend", default="auto", choices=config.BACKENDS,
                    help="numpy: the textbook in numrnn/functional/; auto (default): Numba when installed")
     p.add_argument("--seed", type=int, default=0, help="seeds data, weights and sampling (default 0)")
     p.add_argument("--out", default=None, help="folder for the PNGs and the checkpoint "

@@ -23,30 +23,21 @@
 # `rnn.py`, run the exercise's cell again: it reads the file afresh.
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 import numrnn as nr
 from numrnn.diagrams import unrolled_rnn
-from numrnn.exercises.grader import grade, load_file
-from numrnn.exercises.student import make
+from numrnn.exercises.grader import grade
+from numrnn.exercises.student import workspace
 from numrnn.exercises.train import train
 
 # %% tags=["parameters"]
 FOLDER = "exercises"  # your exercise folder
 
 # %%
-folder = Path(FOLDER).resolve()
-if not folder.exists():
-    make(folder)  # the student's version: every exercise raises NotImplementedError
-    print(f"wrote a fresh exercise folder: {folder}")
-
-
-def load(name):
-    """Your file ``name`` as a fresh module (run again after every edit)."""
-    return load_file(folder / name, folder)
+folder, load = workspace(FOLDER)  # writes a fresh student folder when there is none;
+# load(name) imports your file afresh: run it again after every edit
 
 
 T, N, I, H = 5, 2, 3, 4  # time steps, batch, input features, hidden units

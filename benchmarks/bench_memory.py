@@ -8,7 +8,7 @@ For each cell and T: one training step (forward, then backward of sum(out * dout
 one-layer numba module, float32, N x T x I input, hidden size H, with full storage
 (``recompute=None``) and with ``recompute="sqrt"``:
 
-* memory (numrnn/memory.py, tracemalloc): ``kept``, what the forward holds for the
+* memory (numrnn/training_memory.py, tracemalloc): ``kept``, what the forward holds for the
   backward beyond its output (its copy of the input x included, and given apart), and
   ``peak``, the most allocated at any moment beyond the caller's arrays;
 * time: the median of ``--reps`` steps (1 for steps over 10 s), after one warm-up step.
@@ -92,7 +92,7 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     import numrnn as nr
-    from numrnn import memory
+    from numrnn import training_memory as memory
 
     budget = args.budget_gb * 2**30 if args.budget_gb else int(0.7 * available_bytes())
     max_T = {k: int(v) for k, v in (item.split("=") for item in args.max_T.split(",") if item)}

@@ -22,11 +22,18 @@ def check_dtype(dtype) -> np.dtype:
     """``np.dtype(dtype)`` if it is float32 or float64, else a TypeError."""
     try:
         dt = np.dtype(dtype)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:  # np.dtype((None, False)) is a ValueError
         raise UsageTypeError(f"dtype must be np.float32 or np.float64; got {dtype!r}") from exc
     if dt not in FLOAT_DTYPES:
         raise UsageTypeError(f"dtype must be np.float32 or np.float64; got {dt.name}")
     return dt
+
+
+def check_bool(value, name: str, owner: str) -> bool:
+    """``value`` as a bool if it is one (Python's or NumPy's, or the integer 0 or 1), else a TypeError."""
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
+        return bool(value)
+    raise UsageTypeError(f"{owner}: {name} must be True or False; got {value!r:.60}")
 
 
 def check_positive_int(value, name: str, owner: str, minimum: int = 1) -> int:

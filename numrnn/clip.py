@@ -22,7 +22,6 @@ import math
 
 from numrnn._checks import check_real
 from numrnn.backend import get_array_module
-from numrnn.errors import UsageValueError
 from numrnn.targets import grad_arrays
 
 
@@ -33,9 +32,7 @@ def _grad_arrays(target) -> list:
 
 def grad_norm(target, norm_type: float = 2.0) -> float:
     """The global ``norm_type``-norm of every gradient in ``target`` (``inf`` for the max)."""
-    norm_type = float(norm_type)
-    if not norm_type > 0:
-        raise UsageValueError(f"clip: norm_type must be > 0 or inf; got {norm_type}")
+    norm_type = check_real(norm_type, "norm_type", "clip", low=0, low_open=True)  # inf: the largest entry
     norms = []
     for g in _grad_arrays(target):
         if g.size == 0:

@@ -25,6 +25,9 @@ NUMRNN_CUPY_PATH, NUMRNN_CUDA_GRAPHS
 NUMBA_ENABLE_CUDASIM
     Numba's CUDA simulator: ``1`` runs the CUDA kernels of ``kernels/cuda_rnn.py`` on
     the CPU, thread by thread; CI tests them that way (``make test-gpu-sim``).
+NUMRNN_MAX_ALLOC_BYTES
+    The allocation guard's bound (:data:`MAX_ALLOC_BYTES`), in bytes or with a
+    binary suffix: ``512M``, ``32G``, ``1T``.
 """
 
 from __future__ import annotations
@@ -86,6 +89,20 @@ NUMBA_OVERLAP_MIN_FLOPS = 5e7
 #: and not kept. ``numrnn.kernels.workspace.clear()`` releases the calling thread's.
 WORKSPACE_MAX_BYTES = 64 * 2**20
 
+#: The allocation guard (``numrnn/memory.py``): the most bytes one model may need for
+#: its parameters and their gradients, and one checkpoint for its arrays, before
+#: anything is allocated; beyond it (or beyond the machine's physical memory) the
+#: constructor or ``nr.load`` raises ``SizeError`` naming the size, instead of
+#: filling memory until the OS kills the process. ``None`` means
+#: ``NUMRNN_MAX_ALLOC_BYTES`` when it is set, else :data:`DEFAULT_MAX_ALLOC_BYTES`;
+#: set an int here (``numrnn.config.MAX_ALLOC_BYTES = 64 * 2**30``) to change it in code.
+MAX_ALLOC_BYTES: int | None = None
+
+#: 16 GiB: two billion float32 parameters with their gradients, far beyond what a
+#: NumPy RNN trains in reasonable time, and far below what a typo (``RNN(3, 10**9)``)
+#: asks for.
+DEFAULT_MAX_ALLOC_BYTES = 16 * 2**30
+
 #: Default pass mark of :func:`numrnn.check_gradients`: the largest relative error
 #: allowed (float64, central differences with ``eps = 1e-5``, where truncation and
 #: rounding errors balance; docs/gradcheck.md shows where both numbers come from).
@@ -100,10 +117,13 @@ GRADCHECK_FULL_MAX = 4096
 # -- the CuPy backend (numrnn/kernels/cupy_rnn.py, cuda_rnn.py; docs/performance.md) ------
 
 #: Which GPU path runs an RNN layer: ``"auto"`` (persistent kernel when W_hh fits in
-#: shared memory, else stage 1), ``"persistent"``, ``"steps"`` (stage 1: cuBLAS GEMM +
-#: fused elementwise kernel per step) or ``"reference"`` (numrnn.functional on CuPy
-#: arrays). Set by ``NUMRNN_CUPY_PATH``; a forced path that cannot run is an error.
-CUPY_PATHS = ("auto", "persistent", "steps", "reference")
+#: shared memory, else stage 1; the reference, with one warning, when Numba's CUDA
+#: target, NVVM or the GPU is missing), ``"persistent"``, ``"multiblock"`` (stage 3:
+#: W_hh split across a cooperative grid), ``"steps"`` (stage 1: cuBLAS GEMM + fused
+#: elementwise kernel per step) or ``"reference"`` (numrnn.functional on CuPy arrays).
+#: Set by ``NUMRNN_CUPY_PATH``; a forced path that cannot run is an error. ``auto``
+#: never picks ``multiblock``: no GPU measurement has shown it ahead yet.
+CUPY_PATHS = ("auto", "persistent", "multiblock", "steps", "reference")
 
 #: ``NUMRNN_CUDA_GRAPHS=0`` replays stage 1's time loop eagerly instead of capturing it
 #: once as a CUDA graph (for profiling: every kernel then shows up on its own).
@@ -121,6 +141,14 @@ PERSISTENT_SMEM_BYTES = 48 * 1024
 #: Batch rows one block of the persistent kernel carries through the sequence: fewer
 #: rows per block means more blocks on more SMs for the same batch.
 PERSISTENT_ROWS_PER_BLOCK = 4
+
+#: Largest grid of the multi-block persistent kernel (stage 3). Its blocks must all be
+#: resident at once (a cooperative launch), so the launch asks the GPU and shrinks the
+#: grid below this when needed; an H200 keeps 132 SMs' worth.
+MULTIBLOCK_MAX_BLOCKS = 128
+
+#: Threads per block of the multi-block kernel (fewer when the block has fewer outputs).
+MULTIBLOCK_THREADS = 256
 
 #: Threads per block of the fused elementwise kernels (a 2-D block of 32 x this/32).
 CUDA_ELEMENTWISE_THREADS = 256
@@ -165,3 +193,25 @@ def default_backend() -> str:
             f"NUMRNN_BACKEND must be one of {', '.join(BACKENDS)}; got {name!r}"
         )
     return name
+
+
+_SIZE_SUFFIXES = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def max_alloc_bytes() -> int:
+    """The allocation guard's bound: :data:`MAX_ALLOC_BYTES`, else ``NUMRNN_MAX_ALLOC_BYTES``,
+    else :data:`DEFAULT_MAX_ALLOC_BYTES`."""
+    if MAX_ALLOC_BYTES is not None:
+        value = MAX_ALLOC_BYTES
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UsageValueError(f"numrnn.config.MAX_ALLOC_BYTES must be a positive int (bytes) or None; "
+                                  f"got {value!r}")
+        return value
+    text = os.environ.get("NUMRNN_MAX_ALLOC_BYTES", "").strip().upper().removesuffix("B").removesuffix("I")
+    if not text:
+        return DEFAULT_MAX_ALLOC_BYTES
+    number, suffix = (text[:-1], text[-1]) if text[-1] in _SIZE_SUFFIXES else (text, "")
+    if not number.isdigit() or int(number) < 1:
+        raise UsageValueError("NUMRNN_MAX_ALLOC_BYTES must be a positive number of bytes, optionally with "
+                              f"a suffix K, M, G or T (binary); got {os.environ['NUMRNN_MAX_ALLOC_BYTES']!r}")
+    return int(number) * _SIZE_SUFFIXES[suffix]

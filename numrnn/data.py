@@ -1,6 +1,6 @@
 """Small built-in data sets: nothing is downloaded.
 
-``hello_ohlol`` is the seed exercise of RNN tutorials: read "hello" one character at
+``hello_ohlol`` is the first exercise of the RNN tutorials numrnn grew from: read "hello" one character at
 a time and emit "ohlol", which needs memory (the two l's have different targets).
 """
 

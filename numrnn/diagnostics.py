@@ -5,16 +5,16 @@ by the step Jacobian
 
     J_t = dh_t/dh_{t-1} = diag(f'(a_t)) @ W_hh                        (H, H)
 
-so the gradient that reaches h_t from a loss at step T-1 is
+so the gradient that reaches h_t from a loss at the last step T is
 
-    dL/dh_t = dL/dh_{T-1} @ J_{T-1} @ ... @ J_{t+1}
+    dL/dh_t = dL/dh_T @ J_T @ ... @ J_{t+1}
 
 Unless the product stays near norm 1, ||dL/dh_t|| shrinks (or grows) geometrically as
 t moves away from the loss: the vanishing (or exploding) gradient. Here that loop is
 run with the textbook step functions of ``numrnn.functional`` and measured:
 
 * :func:`hidden_grads`, :func:`hidden_grad_norms`: dL/dh_t at every step, every unit;
-* :func:`state_jacobians`, :func:`jacobian_norms`: dh_{T-1}/dh_t, built one row at a
+* :func:`state_jacobians`, :func:`jacobian_norms`: dh_T/dh_t, built one row at a
   time by pushing unit vectors back through the step backward functions (each is a
   vector-Jacobian product), so the same code serves RNN, LSTM and GRU;
 * :func:`rnn_step_jacobian`: J_t of the Elman cell written out, for comparison;
@@ -145,7 +145,7 @@ def hidden_grad_norms(model, x, dh_last, h0=None) -> np.ndarray:
     ----------
     model : a ``numrnn.RNN``, ``LSTM`` or ``GRU`` (layer 0, forward direction).
     x : (T, N, I) time-major input.
-    dh_last : (N, P) dL/dh_{T-1}, the gradient arriving at the last state.
+    dh_last : (N, P) dL/dh_T, the gradient arriving at the last state.
     h0 : (N, P) initial state, zeros when ``None``.
 
     Returns
@@ -162,18 +162,19 @@ def hidden_grad_norms(model, x, dh_last, h0=None) -> np.ndarray:
     return np.sqrt((dh.astype(np.float64) ** 2).sum(axis=(1, 2)))
 
 
-# -- dh_{T-1}/dh_t ------------------------------------------------------------------------
+# -- dh_T/dh_t ------------------------------------------------------------------------------
 def state_jacobians(model, x, h0=None) -> np.ndarray:
     """The Jacobian of the last hidden state with respect to the state at every step.
 
-    Row k of dh_{T-1}/ds_t is what BPTT brings back to step t from the unit vector
+    Row k of dh_T/ds_t is what BPTT brings back to step t from the unit vector
     e_k at the last step, so the Jacobian is built by pushing the P unit vectors back
     through the step backward functions. For an LSTM the state s_t is (h_t, c_t), so
     the columns are the P units of h_t followed by the H units of c_t.
 
     Returns
     -------
-    J : (T, N, P, S) with S = P (RNN, GRU) or P + H (LSTM); ``J[T-1]`` is [I | 0].
+    J : (T, N, P, S) with S = P (RNN, GRU) or P + H (LSTM); step t at index t-1
+        (arrays count from 0), so ``J[-1]`` (t = T) is [I | 0].
     """
     run = run_textbook(model, x, h0)
     T, N, P = run.h.shape
@@ -181,19 +182,19 @@ def state_jacobians(model, x, h0=None) -> np.ndarray:
     J = np.zeros((T, N, P, S))
     for k in range(P):
         e_k = np.zeros((N, P), dtype=run.h.dtype)
-        e_k[:, k] = 1  # dh_{T-1}/dh_{T-1} row k, for every sample
+        e_k[:, k] = 1  # dh_T/dh_T row k, for every sample
         dstate = (e_k,) + tuple(np.zeros((N, s), dtype=run.h.dtype) for s in run.state_sizes[1:])
         for t in reversed(range(T)):
-            J[t, :, k, :] = np.concatenate(dstate, axis=1)  # (N, S): row k of dh_{T-1}/ds_t
+            J[t, :, k, :] = np.concatenate(dstate, axis=1)  # (N, S): row k of dh_T/ds at index t
             dstate = _step_back(run, dstate, t)
     return J
 
 
 def jacobian_norms(model, x, h0=None, ord=2) -> np.ndarray:
-    """||dh_{T-1}/dh_t|| for every step t, averaged over the batch.
+    """||dh_T/dh_t|| for every step t, averaged over the batch.
 
-    ``ord=2`` is the spectral norm (the largest gain for any direction of dL/dh_{T-1};
-    1 at t = T-1), ``ord="fro"`` the Frobenius norm (sqrt(P) at t = T-1).
+    ``ord=2`` is the spectral norm (the largest gain for any direction of dL/dh_T;
+    1 at t = T), ``ord="fro"`` the Frobenius norm (sqrt(P) at t = T); index t-1 holds step t.
 
     Returns
     -------

@@ -11,6 +11,7 @@ tell "you called it wrongly" apart from a bug, which raises anything else.
       UsageValueError (ValueError)  wrong value: a shape, a size, a range
         CheckpointError             a file that is not a valid numrnn checkpoint
         SizeError (also MemoryError)  a model or file larger than the allowed bound
+          CheckpointSizeError       a checkpoint too large to load (also a CheckpointError)
 """
 
 from __future__ import annotations
@@ -37,4 +38,10 @@ class SizeError(UsageValueError, MemoryError):
     (``numrnn.config.MAX_ALLOC_BYTES``, or what the machine has); the message names the size."""
 
 
-__all__ = ["CheckpointError", "SizeError", "UsageError", "UsageTypeError", "UsageValueError"]
+class CheckpointSizeError(CheckpointError, SizeError):
+    """A checkpoint whose arrays or model would need more memory than allowed: both a
+    :class:`CheckpointError` (every failure of ``nr.load`` is one) and a :class:`SizeError`."""
+
+
+__all__ = ["CheckpointError", "CheckpointSizeError", "SizeError", "UsageError", "UsageTypeError",
+           "UsageValueError"]

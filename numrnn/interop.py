@@ -17,9 +17,11 @@ and without ``use_bias`` the list stops after ``recurrent_kernel``. The conversi
 
 LSTM's gate order is the same in both (Keras's c is PyTorch's g). A numrnn -> Keras ->
 numrnn round trip gives the same function, with the two RNN/LSTM biases summed into
-``bias_ih``. Keras's GRU with ``reset_after=False`` computes ``(r * h) @ U_h``, which
-no PyTorch GRU can express (PyTorch's is ``r * (h @ W_hn.T + b_hn)``), so those weights
-are refused rather than converted into a different network. docs/lstm_gru.md has the
+``bias_ih``. Keras's GRU with ``reset_after=False`` computes ``(r * h) @ U_h`` where
+PyTorch's computes ``r * (h @ W_hn.T + b_hn)``. In general no PyTorch GRU computes the
+same function; only special weights make the two agree for every input (a diagonal
+``U_h``, zero included, with ``W_hn = U_h.T`` and ``b_hn = 0``). So those weights are
+refused rather than converted into a different network. docs/lstm_gru.md has the
 equations side by side.
 """
 
@@ -35,9 +37,9 @@ from numrnn.nn.recurrent import Recurrent
 _NO_RESET_BEFORE = (
     "Keras's GRU with reset_after=False computes the candidate as tanh(x W_h + b_h + (r * h) U_h), "
     "with the reset gate applied before the recurrent matrix; PyTorch's and numrnn's GRU compute "
-    "tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn)) (Keras's reset_after=True). No choice of weights "
-    "makes the two equal, so these weights cannot be converted; rebuild the Keras layer with "
-    "reset_after=True (the default since TensorFlow 2)"
+    "tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn)) (Keras's reset_after=True). The two agree only for "
+    "special weights (a diagonal U_h, for one), not in general, so these weights are not converted; "
+    "rebuild the Keras layer with reset_after=True (the default since TensorFlow 2)"
 )
 
 

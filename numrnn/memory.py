@@ -1,137 +1,127 @@
-"""The memory of a training step, measured: what the forward keeps for the backward.
+"""The allocation guard: refuse, before allocating, what memory cannot hold.
 
-BPTT keeps, from the forward to the backward, what each step computed (states, gates);
-that is what grows with the sequence length T, and what recomputation
-(``recompute=`` on a recurrent layer, numrnn/recompute.py) trades for time.
-:func:`training_memory` runs one training step (forward, then backward of
-``sum(out)``) on a copy of a model and measures, with :mod:`tracemalloc` (NumPy
-reports its arrays to it):
+``nr.RNN(3, 10**9)`` asks for a (10**9, 10**9) ``weight_hh``. Allocated one weight
+at a time, that fills memory until the operating system kills the process, with no
+error to catch. PyTorch refuses at once. numrnn does too: a constructor adds up the
+bytes it is about to allocate and calls :func:`check_allocation` first::
 
-    kept   bytes allocated by the forward and still held when it returns, beyond its
-           output: the activations kept for the backward. It counts the layer's copy
-           of its input x (the backward needs x for dw_ih, with or without
-           recomputation); ``input_bytes`` says how much of ``kept`` that copy is.
-    peak   the most bytes allocated at any moment of the forward and the backward,
-           beyond the caller's arrays (x, the output, dout and the returned gradients):
-           ``kept`` plus the backward's scratch at its largest.
+    need = parameter_bytes([(H, I), (H, H), (H,), (H,)], dtype)   # params + grads
+    check_allocation(need, "RNN(3, 1000000000)")                 # SizeError, or go on
 
-The compiled kernels keep scratch from one call to the next (kernels/workspace.py); it
-is released before measuring, so that the step allocates, and is counted, afresh.
-``nr.summary(model, input, training=True)`` prints both, with and without recomputation.
+:func:`check_allocation` raises :class:`numrnn.errors.SizeError` (a ``ValueError``
+and a ``MemoryError``) that names the size when it exceeds either
+
+* ``numrnn.config.max_alloc_bytes()``: a documented bound, 16 GiB unless
+  ``numrnn.config.MAX_ALLOC_BYTES`` or ``NUMRNN_MAX_ALLOC_BYTES`` say otherwise; or
+* the machine's physical memory, when the operating system reports it.
+
+:func:`allocation_budget` adds a tighter, temporary bound for one thread.
+``nr.load`` uses it: a model rebuilt from a file's config may not need more memory
+than the arrays the file actually stores, so a 1 KB file whose config says
+``hidden_size=10**9`` is refused before its model is built.
 """
 
 from __future__ import annotations
 
-import copy
-import tracemalloc
-from typing import NamedTuple
+import contextlib
+import math
+import os
+import threading
+from dataclasses import dataclass
 
 import numpy as np
 
-from numrnn.errors import UsageTypeError
-
-__all__ = ["TrainingMemory", "training_memory", "describe"]
-
-_KEEP = object()  # recompute: leave each layer's own setting
+from numrnn import config
+from numrnn.errors import SizeError
 
 
-class TrainingMemory(NamedTuple):
-    """Bytes of one training step (see the module docstring)."""
-
-    kept: int  # held from the forward to the backward, beyond the output
-    peak: int  # the most at any moment, beyond the caller's arrays
-    input_bytes: int  # of ``kept``: the layer's copy of its input
-
-
-def _nbytes(obj) -> int:
-    if obj is None:
-        return 0
-    if isinstance(obj, (tuple, list)):
-        return sum(_nbytes(o) for o in obj)
-    return int(getattr(obj, "nbytes", 0))
+def format_bytes(nbytes: int) -> str:
+    """``"1.5 GiB (1610612736 bytes)"``: binary units, then the exact count."""
+    nbytes = int(nbytes)
+    if nbytes < 1024:
+        return f"{nbytes} bytes"
+    if nbytes.bit_length() > 1000:  # a crafted size: too large for a float
+        return f"about 2**{nbytes.bit_length() - 1} bytes"
+    units = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+    power = min(len(units), (nbytes.bit_length() - 1) // 10)  # 1024**power <= nbytes
+    return f"{nbytes / 1024**power:.3g} {units[power - 1]} ({nbytes} bytes)"
 
 
-def _backward_of_ones(module, result):
-    """``module.backward`` of the gradient of ``sum(out)`` for a forward's ``result``."""
-    out = result[0] if isinstance(result, tuple) else result
-    dout = np.ones_like(out)
-    return module.backward(dout) if out is result else module.backward(dout, None)
+def parameter_bytes(shapes, dtype) -> int:
+    """Bytes of parameters of these shapes *and* of their gradients (a module keeps one
+    array of each per name), in ``dtype``. Python integers: no overflow at any size."""
+    itemsize = np.dtype(dtype).itemsize
+    return 2 * itemsize * sum(math.prod(int(n) for n in shape) for shape in shapes)
 
 
-def training_memory(model, x, *, recompute=_KEEP) -> TrainingMemory:
-    """Measure one training step of a copy of ``model`` on the example input ``x``.
+def machine_memory() -> int | None:
+    """The machine's physical memory in bytes, or ``None`` where the OS does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not POSIX, or the name is unknown
+        return None
+
+
+@dataclass
+class _Budget:
+    limit: int  # bytes this budget allows
+    what: str  # what sets it, for the message
+    used: int = 0  # bytes already checked inside it
+
+
+_local = threading.local()  # .budgets: the calling thread's stack of _Budget
+
+
+def _budgets() -> list:
+    if not hasattr(_local, "budgets"):
+        _local.budgets = []
+    return _local.budgets
+
+
+def check_allocation(nbytes: int, what: str) -> int:
+    """Raise :class:`SizeError` if allocating ``nbytes`` for ``what`` is out of bounds.
 
     Parameters
     ----------
-    model : a numrnn module whose ``forward(x)`` returns an array or an (out, state) pair
-        and whose ``backward`` takes the gradient of that output (a recurrent layer, a cell,
-        ``Linear``, ``Sequential``...).
-    x : the example input (an array).
-    recompute : set every recurrent layer of the copy to this (``None``, k or ``"sqrt"``);
-        by default each keeps its own setting.
+    nbytes : the bytes about to be allocated (all arrays together).
+    what : what they are for, as the message should name it (``"RNN(3, 1000000000)"``).
+
+    Returns
+    -------
+    ``nbytes``, which counts against every :func:`allocation_budget` open in this thread.
     """
-    from numrnn.kernels import workspace
-    from numrnn.nn.module import Module
-    from numrnn.nn.recurrent import Recurrent
-    from numrnn.recompute import check_recompute
+    nbytes = int(nbytes)
+    limit = config.max_alloc_bytes()
+    if nbytes > limit:
+        raise SizeError(f"{what} needs {format_bytes(nbytes)}, more than the {format_bytes(limit)} "
+                        "numrnn allows itself (set numrnn.config.MAX_ALLOC_BYTES or "
+                        "NUMRNN_MAX_ALLOC_BYTES to allow more)")
+    machine = machine_memory()
+    if machine is not None and nbytes > machine:
+        raise SizeError(f"{what} needs {format_bytes(nbytes)}, more than this machine's memory "
+                        f"({format_bytes(machine)})")
+    for budget in _budgets():
+        if budget.used + nbytes > budget.limit:
+            raise SizeError(f"{what} needs {format_bytes(nbytes)}, more than {budget.what} "
+                            f"({format_bytes(budget.limit)}, of which {format_bytes(budget.used)} "
+                            "already taken)")
+    for budget in _budgets():
+        budget.used += nbytes
+    return nbytes
 
-    if not isinstance(model, Module):
-        raise UsageTypeError(f"training_memory measures a numrnn Module; got {type(model).__name__}")
-    twin = copy.deepcopy(model)
-    twin.train()
-    if recompute is not _KEEP:
-        recompute = check_recompute(recompute)
-        for m in twin._walk():
-            if isinstance(m, Recurrent):
-                m.recompute = recompute
-    x = np.asarray(x)
-    # one short step first, untraced: compiling the kernels allocates Python objects too
-    _backward_of_ones(twin, twin(x[:2] if x.ndim >= 2 else x))
-    twin.zero_grad()
-    workspace.clear(all_threads=True)
-    started = not tracemalloc.is_tracing()
-    if started:
-        tracemalloc.start()
+
+@contextlib.contextmanager
+def allocation_budget(nbytes: int, what: str):
+    """Within this block, :func:`check_allocation` in this thread also refuses to go over
+    ``nbytes`` in total (the checks add up). ``what`` ends the message's "more than ..."
+    (``"the stored parameters can fill"``)."""
+    budget = _Budget(int(nbytes), what)
+    stack = _budgets()
+    stack.append(budget)
     try:
-        tracemalloc.reset_peak()
-        base, _ = tracemalloc.get_traced_memory()
-        result = twin(x)
-        after_forward, forward_peak = tracemalloc.get_traced_memory()
-        out = result[0] if isinstance(result, tuple) else result
-        returned = _nbytes(result)
-        kept = after_forward - base - returned
-        before_backward, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        grads = _backward_of_ones(twin, result)
-        _, backward_peak = tracemalloc.get_traced_memory()
-        given_back = _nbytes(grads) + _nbytes(out)  # and the ones: the gradient the caller gives
+        yield budget
     finally:
-        if started:
-            tracemalloc.stop()
-        workspace.clear(all_threads=True)
-    peak = max(forward_peak - base - returned, backward_peak - before_backward - given_back + kept)
-    copied = x.size * twin.dtype.itemsize if isinstance(twin, Recurrent) else 0  # the boundary's copy
-    return TrainingMemory(int(kept), int(max(peak, kept)), int(copied))
+        stack.remove(budget)
 
 
-def _mib(n: int) -> str:
-    return f"{n / 2**20:,.1f} MiB" if n >= 2**20 else f"{n / 2**10:,.1f} KiB"
-
-
-def describe(model, x) -> list:
-    """Lines for ``nr.summary(..., training=True)``: the step's memory with full storage and
-    with recomputation (each recurrent layer's own ``recompute``, else ``"sqrt"``)."""
-    from numrnn.nn.recurrent import Recurrent
-
-    layers = [m for m in model._walk() if isinstance(m, Recurrent)]
-    own = {m.recompute for m in layers} - {None}
-    setting = own.pop() if len(own) == 1 else "sqrt"
-    full = training_memory(model, x, recompute=None)
-    lines = [f"Training step on input {tuple(np.shape(x))}: activations kept for the backward "
-             f"{_mib(full.kept)} (of which the input copy {_mib(full.input_bytes)}), peak {_mib(full.peak)}"]
-    if layers:
-        rec = training_memory(model, x, recompute=setting)
-        ratio = (full.kept - full.input_bytes) / max(1, rec.kept - rec.input_bytes)
-        lines.append(f"  with recompute={setting!r}: kept {_mib(rec.kept)}, peak {_mib(rec.peak)} "
-                     f"(activations beyond the input {ratio:.1f}x smaller)")
-    return lines
+__all__ = ["allocation_budget", "check_allocation", "format_bytes", "machine_memory", "parameter_bytes"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numrnn._checks import check_real
+from numrnn._checks import check_bool, check_real
 from numrnn.backend import get_array_module
 from numrnn.device import to_device
 from numrnn.errors import UsageTypeError, UsageValueError
@@ -118,10 +118,11 @@ class SGD(Optimizer):
                  weight_decay: float = 0.0, nesterov: bool = False):
         super().__init__(target, lr)
         _check_nonnegative("SGD", momentum=momentum, dampening=dampening, weight_decay=weight_decay)
+        nesterov = check_bool(nesterov, "nesterov", "SGD")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise UsageValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
         self.momentum, self.dampening = float(momentum), float(dampening)
-        self.weight_decay, self.nesterov = float(weight_decay), bool(nesterov)
+        self.weight_decay, self.nesterov = float(weight_decay), nesterov
 
     def _update(self, key, p, g, state) -> None:
         if self.momentum:
@@ -173,12 +174,21 @@ class Adam(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """Adagrad (Duchi et al., 2011), the optimizer of Karpathy's min-char-rnn, with
-    ``torch.optim.Adagrad``'s rule (``eps`` added after the square root)::
+    """Adagrad (Duchi et al., 2011) with ``torch.optim.Adagrad``'s rule (``eps`` added
+    after the square root)::
 
         g   = grad + weight_decay * p
         s   = s + g*g                         (s starts at initial_accumulator_value)
         p   = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)
+
+    Karpathy's min-char-rnn uses Adagrad too, but puts its 1e-8 *inside* the square
+    root, ``p -= lr * g / sqrt(s + 1e-8)`` with s starting at 0. With the defaults here
+    (torch's: s from 0, eps = 1e-10 outside) the two differ where s is not far above
+    1e-8, i.e. for gradients of about 1e-4 and less: a first gradient of 1e-5 moves its
+    weight by lr here and by lr / 10 in min-char-rnn. ``initial_accumulator_value=1e-8,
+    eps=0`` reproduces min-char-rnn exactly (s then starts at 1e-8, so sqrt(s) is its
+    sqrt(s + 1e-8); tests/examples/test_minimal.py checks it against
+    ``numrnn/examples/minimal.py``, min-char-rnn in one file).
     """
 
     def __init__(self, target, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
@@ -215,7 +225,8 @@ class RMSprop(Optimizer):
         super().__init__(target, lr)
         _check_nonnegative("RMSprop", alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum)
         self.alpha, self.eps = float(alpha), float(eps)
-        self.weight_decay, self.momentum, self.centered = float(weight_decay), float(momentum), bool(centered)
+        self.weight_decay, self.momentum = float(weight_decay), float(momentum)
+        self.centered = check_bool(centered, "centered", "RMSprop")
 
     def _update(self, key, p, g, state) -> None:
         xp = get_array_module(p)

@@ -25,7 +25,7 @@ import copy
 
 import numpy as np
 
-from numrnn import memory
+from numrnn import training_memory
 from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.nn.cell import Cell
 from numrnn.nn.embedding import Embedding
@@ -155,7 +155,7 @@ def summary(model: Module, input=None, *, input_dtype=None, training: bool = Fal
         ``np.int64`` for a model that starts with an ``Embedding``).
     training : also run one training step on a copy (needs ``input``) and report the memory
         its forward keeps for the backward, with full storage and with recomputation
-        (numrnn/memory.py).
+        (numrnn/training_memory.py).
     print_fn : called with the table (``None`` to only return it).
 
     Returns
@@ -172,6 +172,8 @@ def summary(model: Module, input=None, *, input_dtype=None, training: bool = Fal
     if input is not None:
         example = input
         if isinstance(input, (tuple, list)) and all(isinstance(s, (int, np.integer)) for s in input):
+            if any(isinstance(s, (bool, np.bool_)) or s < 0 for s in input):
+                raise UsageValueError(f"summary: an input shape must hold sizes >= 0; got {tuple(input)}")
             dtype = _default_input_dtype(model) if input_dtype is None else input_dtype
             example = np.zeros(tuple(input), dtype=dtype)
         twin, seen = _record_outputs(model, example)
@@ -209,7 +211,7 @@ def summary(model: Module, input=None, *, input_dtype=None, training: bool = Fal
     if input is None and any(_symbolic_output(m) != "-" for _, m in rows_of):
         out.append("Output shapes: T time steps, N batch; pass input= for concrete shapes.")
     if training:
-        out += memory.describe(model, example)
+        out += training_memory.describe(model, example)
     text = "\n".join(out)
     if print_fn is not None:
         print_fn(text)

@@ -14,9 +14,22 @@ again. The clipping functions also take a bare dict of gradient arrays.
 
 from __future__ import annotations
 
+import numpy as np
+
+from numrnn.backend import is_cupy_array
 from numrnn.errors import UsageTypeError, UsageValueError
 
 TARGET_KINDS = "a module, a list of modules or a pair of dicts (params, grads)"
+
+
+def _check_float_arrays(arrays: dict, what: str, owner: str) -> None:
+    """Every value a float array (NumPy or CuPy): they are changed in place."""
+    for k, a in arrays.items():
+        if not (isinstance(a, np.ndarray) or is_cupy_array(a)):
+            raise UsageTypeError(f"{owner}: {what} must map names to arrays (changed in place); {k!r} is a "
+                                 f"{type(a).__name__}")
+        if a.dtype.kind != "f":
+            raise UsageTypeError(f"{owner}: {what} must hold float arrays; {k!r} has dtype {a.dtype}")
 
 
 def _is_pair(target) -> bool:
@@ -31,6 +44,8 @@ def params_and_grads(target, owner: str) -> list:
         if only_p or only_g:
             raise UsageValueError(f"{owner}: params and grads must have the same keys; only in params "
                                   f"{only_p}, only in grads {only_g}")
+        _check_float_arrays(params, "params", owner)
+        _check_float_arrays(grads, "grads", owner)
         return [(k, params[k], grads[k]) for k in params]
     if isinstance(target, dict):
         raise UsageTypeError(f"{owner} target must be {TARGET_KINDS}; got a single dict (pass "
@@ -48,6 +63,7 @@ def params_and_grads(target, owner: str) -> list:
 def grad_arrays(target, owner: str) -> list:
     """The gradient arrays of ``target``, which may also be a dict name -> gradient array."""
     if isinstance(target, dict):
+        _check_float_arrays(target, "a dict of gradients", owner)
         return list(target.values())
     return [g for _, _, g in params_and_grads(target, owner)]
 

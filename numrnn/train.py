@@ -23,16 +23,19 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from numrnn._checks import check_real
+from numrnn._checks import check_bool, check_positive_int, check_real
 from numrnn.backend import get_array_module
 from numrnn.checkpoint import load_checkpoint, rng_states, save, set_rng_states
 from numrnn.clip import clip_grad_norm, grad_norm
-from numrnn.errors import UsageTypeError, UsageValueError
+from numrnn.errors import CheckpointError, UsageTypeError, UsageValueError
 from numrnn.functional.losses import mse_loss
+from numrnn.nn.module import Module
+from numrnn.progress import Progress
 
 
 class NonFiniteError(FloatingPointError):
@@ -82,17 +85,6 @@ def _unpack_batch(batch):
     return x, y, (batch[2] if len(batch) == 3 else None)
 
 
-def _progress(total: int, initial: int, desc: str, enabled: bool):
-    """A tqdm bar when asked for and installed, else ``None`` (tqdm is optional)."""
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, initial=initial, desc=desc, leave=False, dynamic_ncols=True)
-
-
 class Trainer:
     """Runs epochs of ``(x, y[, lengths])`` batches through a model.
 
@@ -107,14 +99,30 @@ class Trainer:
     seed : seeds the order of the batches (epoch e is shuffled by
         ``default_rng([seed, e])``, so a resumed run sees the same order).
     shuffle : shuffle the batches every epoch.
-    progress : show a tqdm progress bar (ignored when tqdm is not installed).
+    progress : show a progress bar per epoch (:class:`numrnn.progress.Progress`: tqdm's
+        when tqdm is installed, else a line every tenth of the epoch).
     """
 
     def __init__(self, model, optimizer, loss_fn=mse_loss, *, clip_norm: float | None = None,
                  checkpoint_path=None, checkpoint_every: int = 0, seed: int = 0, shuffle: bool = True,
                  progress: bool = False):
+        if not isinstance(model, Module):
+            raise UsageTypeError(f"Trainer: model must be a numrnn Module (e.g. nr.Sequential(...)); got "
+                                 f"{type(model).__name__}")
+        if not all(callable(getattr(optimizer, m, None)) for m in ("step", "zero_grad")):
+            hint = " (pass an optimizer: nr.Adam(model, lr=1e-3))" if isinstance(optimizer, str) else ""
+            raise UsageTypeError(f"Trainer: optimizer must be an optimizer with step() and zero_grad(); got "
+                                 f"{optimizer!r:.60}{hint}")
+        if not callable(loss_fn):
+            raise UsageTypeError(f"Trainer: loss_fn must be a function (pred, y) -> (loss, dpred), e.g. "
+                                 f"nr.mse_loss; got {loss_fn!r:.60}")
         if clip_norm is not None:
             clip_norm = check_real(clip_norm, "clip_norm", "Trainer", low=0, low_open=True)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise UsageTypeError(f"Trainer: seed must be an integer >= 0; got {seed!r:.60}")
+        if checkpoint_path is not None and not isinstance(checkpoint_path, (str, bytes, os.PathLike)):
+            raise UsageTypeError(f"Trainer: checkpoint_path must be a path (str or os.PathLike) or None; got "
+                                 f"{type(checkpoint_path).__name__}")
         every = checkpoint_every
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 0:
             raise UsageValueError(f"Trainer: checkpoint_every must be an int >= 0; got {checkpoint_every!r}")
@@ -124,7 +132,9 @@ class Trainer:
         self.clip_norm = clip_norm
         self.checkpoint_path = None if checkpoint_path is None else os.fspath(checkpoint_path)
         self.checkpoint_every = int(checkpoint_every)
-        self.seed, self.shuffle, self.progress = seed, bool(shuffle), bool(progress)
+        self.seed = seed
+        self.shuffle = check_bool(shuffle, "shuffle", "Trainer")
+        self.progress = check_bool(progress, "progress", "Trainer")
         self.history = History()
         self.step = 0  # optimizer updates done
         self.epoch = 0  # the epoch in progress (0-based)
@@ -143,11 +153,22 @@ class Trainer:
     def train_step(self, batch) -> tuple:
         """One update on ``batch``; returns ``(loss, grad_norm before clipping)``."""
         x, y, lengths = _unpack_batch(batch)
+        return self.update(lambda: self._forward(x, lengths), y)
+
+    def update(self, forward, y, loss_fn=None) -> tuple:
+        """The one training step every loop of numrnn takes (``fit`` and ``train_tbptt``).
+
+        ``forward()`` runs the model and returns its prediction; ``loss_fn`` (default
+        :attr:`loss_fn`) turns ``(prediction, y)`` into ``(loss, dprediction)``. The
+        loss, every gradient and every parameter after the update are checked for NaN
+        and inf (:class:`NonFiniteError`). Returns ``(loss, grad_norm before clipping)``.
+        """
+        loss_fn = self.loss_fn if loss_fn is None else loss_fn
         step = self.step + 1
         self.model.train()
         self.optimizer.zero_grad()
-        pred = self._forward(x, lengths)
-        loss, dpred = self.loss_fn(pred, y)
+        pred = forward()
+        loss, dpred = loss_fn(pred, y)
         check_finite_loss(step, loss)
         self.model.backward(dpred)
         check_finite_arrays(step, self.model.grads, "grad")
@@ -194,14 +215,25 @@ class Trainer:
         -------
         The :class:`History` (also ``trainer.history``).
         """
+        epochs = check_positive_int(epochs, "epochs", "Trainer.fit", minimum=0)
+        if max_steps is not None:
+            max_steps = check_positive_int(max_steps, "max_steps", "Trainer.fit", minimum=0)
+        for name, fn in (("on_step", on_step), ("on_epoch", on_epoch)):
+            if fn is not None and not callable(fn):
+                raise UsageTypeError(f"Trainer.fit: {name} must be a function or None; got {fn!r:.60}")
         self.stop = False
         while self.epoch < epochs and not self.stop:
             data = batches(self.epoch) if callable(batches) else batches
+            if not isinstance(data, Sequence) or isinstance(data, (str, bytes)):
+                raise UsageTypeError("Trainer.fit: batches must be a sequence (list) of (x, y[, lengths]) "
+                                     "tuples, or a function epoch -> such a sequence; got "
+                                     f"{type(data).__name__}")
             n = len(data)
             if n == 0:
                 raise UsageValueError("Trainer.fit: no batches to train on")
             order = self._order(n, self.epoch)
-            bar = _progress(n, self.batch_in_epoch, f"epoch {self.epoch + 1}/{epochs}", self.progress)
+            bar = Progress(n, f"epoch {self.epoch + 1}/{epochs}", self.progress, lines=self.progress,
+                           initial=self.batch_in_epoch, leave=False)
             try:
                 while self.batch_in_epoch < n:
                     if max_steps is not None and self.step >= max_steps:
@@ -212,9 +244,7 @@ class Trainer:
                     self._epoch_losses.append(loss)
                     self.history.loss.append(loss)
                     self.history.grad_norm.append(norm)
-                    if bar is not None:
-                        bar.update(1)
-                        bar.set_postfix(loss=f"{loss:.4g}")
+                    bar.update(loss=loss)
                     if on_step is not None:
                         on_step(self, loss)
                     if self.checkpoint_every and self.step % self.checkpoint_every == 0:
@@ -222,8 +252,7 @@ class Trainer:
                     if self.stop:
                         break
             finally:
-                if bar is not None:
-                    bar.close()
+                bar.close()
             if self.batch_in_epoch < n:
                 break  # stopped inside the epoch
             epoch_loss = float(np.mean(self._epoch_losses))
@@ -254,19 +283,33 @@ class Trainer:
 
     def resume(self, path=None) -> Trainer:
         """Load a checkpoint written by :meth:`save_checkpoint` into this trainer's model
-        and optimizer and continue from its step; returns ``self``."""
+        and optimizer and continue from its step; returns ``self``.
+
+        A file without a training state, or with a damaged one, is a
+        :class:`~numrnn.errors.CheckpointError` naming the file and what is wrong.
+        """
         path = path or self.checkpoint_path
         ck = load_checkpoint(path, model=self.model)
         if "trainer" not in ck.extra or "optimizer" not in ck.extra:
-            raise UsageValueError(f"Trainer.resume: {path} holds a model but no training state "
+            raise CheckpointError(f"Trainer.resume: {path} holds a model but no training state "
                                   "(write it with Trainer.save_checkpoint)")
-        st = ck.extra["trainer"]
-        self.optimizer.load_state_dict(ck.extra["optimizer"])
-        set_rng_states(self.model, st["rng"])
-        self.step, self.epoch, self.batch_in_epoch = st["step"], st["epoch"], st["batch_in_epoch"]
-        self._epoch_losses = list(st["epoch_losses"])
-        self.seed = st["seed"]
-        self.history = History(**st["history"])
+        try:
+            st = ck.extra["trainer"]
+            counters = [st[k] for k in ("step", "epoch", "batch_in_epoch")]
+            if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counters):
+                raise UsageValueError(f"step, epoch and batch_in_epoch must be integers >= 0; got {counters}")
+            epoch_losses = [float(v) for v in st["epoch_losses"]]
+            history = History(**st["history"])
+            seed = st["seed"]
+            self.optimizer.load_state_dict(ck.extra["optimizer"])
+            set_rng_states(self.model, st["rng"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CheckpointError(f"Trainer.resume: {path} holds a damaged training state: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+        self.step, self.epoch, self.batch_in_epoch = counters
+        self._epoch_losses = epoch_losses
+        self.seed = seed
+        self.history = history
         return self
 
 

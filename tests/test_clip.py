@@ -83,3 +83,19 @@ def test_numpy_scalar_limits_and_bad_types():
         nr.clip_grad_norm(g, "1")
     with pytest.raises(TypeError, match="clip must be a number > 0; got None"):
         nr.clip_grad_value(g, None)
+
+
+def test_a_dict_of_lists_or_of_integer_arrays_is_refused():
+    """Issue 13 item 6: a dict of lists was an AttributeError ('list' object has no attribute 'size')."""
+    for bad, match in [({"w": [1.0, 2.0]}, "'w' is a list"), ({"w": np.arange(3)}, "'w' has dtype int64")]:
+        for fn in (lambda g: nr.clip_grad_norm(g, 1.0), lambda g: nr.clip_grad_value(g, 1.0), nr.grad_norm):
+            with pytest.raises(TypeError, match=match):
+                fn(bad)
+    with pytest.raises(TypeError, match="grads must map names to arrays"):
+        nr.clip_grad_norm(({"w": np.ones(2)}, {"w": [0.5, 0.5]}), 1.0)
+
+
+def test_norm_type_must_be_a_number():
+    with pytest.raises(TypeError, match="norm_type must be a number > 0; got 'two'"):
+        nr.grad_norm({"w": np.ones(2)}, "two")
+    assert nr.grad_norm({"w": np.array([3.0, -4.0])}, float("inf")) == 4.0

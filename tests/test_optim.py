@@ -116,3 +116,19 @@ def test_target_may_be_a_params_grads_pair_and_clip_takes_the_same():
         nr.SGD(lin.params)
     with pytest.raises(ValueError, match=r"same keys; only in params \['bias'\]"):
         nr.SGD((lin.params, {"weight": lin.grads["weight"]}))
+
+
+def test_a_pair_of_dicts_must_hold_float_arrays():
+    """A list in the pair failed at the first step ('list' -= float) instead of at construction."""
+    with pytest.raises(TypeError, match=r"params must map names to arrays .*; .w. is a list"):
+        nr.SGD(({"w": [1.0, 2.0]}, {"w": np.zeros(2)}))
+    with pytest.raises(TypeError, match="params must hold float arrays; 'w' has dtype int64"):
+        nr.Adam(({"w": np.arange(2)}, {"w": np.zeros(2)}))
+
+
+def test_flags_must_be_booleans():
+    m = nr.Linear(2, 2)
+    with pytest.raises(TypeError, match="SGD: nesterov must be True or False"):
+        nr.SGD(m, momentum=0.9, nesterov=np.array([1, 2]))
+    with pytest.raises(TypeError, match="RMSprop: centered must be True or False"):
+        nr.RMSprop(m, centered="yes")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import numrnn as nr
-from numrnn import memory
+from numrnn import training_memory as memory
 from numrnn.recompute import check_recompute, segment_length
 from tests.cells.test_user_cell_mgu import MGU
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import numrnn as nr
-from numrnn.tbptt import chunk_slices, train_tbptt, truncated_gradients, truncated_vs_full
+from numrnn.tbptt import chunk_slices, train_tbptt, truncated_gradients, truncated_vs_full, windows
 
 T, N = 12, 2
 
@@ -101,3 +101,101 @@ def test_misuse():
         truncated_gradients(nr.RNN(1, 2, batch_first=True), x, y, 3)
     with pytest.raises(ValueError, match="same number of steps"):
         truncated_gradients(_model(), x, y[:5], 3)
+
+
+def test_windows_of_the_plain_and_the_overlapping_scheme():
+    assert windows(7, 3) == [(0, 0, 3), (3, 3, 6), (6, 6, 7)]  # k2 = k1: the windows are the chunks
+    assert windows(7, 3, 5) == [(0, 0, 3), (1, 3, 6), (4, 6, 7)]  # 2 steps of history before each chunk
+    assert windows(4, 1, 9) == [(0, 0, 1), (0, 1, 2), (0, 2, 3), (0, 3, 4)]
+    with pytest.raises(ValueError, match="k2 .* must be >= k1"):
+        windows(7, 3, 2)
+    with pytest.raises(ValueError, match="truncation length k2"):
+        windows(7, 3, 0)
+
+
+@pytest.mark.parametrize("k1", [1, 3, 5])
+def test_k2_covering_the_sequence_is_full_bptt(k1):
+    """With k2 >= T + k1 - 1 every window starts at step 0: at fixed weights the chunks'
+    gradients add up to the full one (linearity), to rounding."""
+    m = _model()
+    x, y = _data(4)
+    full_loss, full, full_state = truncated_gradients(m, x, y, T)
+    loss, grads, state = truncated_gradients(m, x, y, k1, k2=T + k1 - 1)
+    assert loss == pytest.approx(full_loss, rel=1e-12)
+    for name, g in full.items():
+        np.testing.assert_allclose(grads[name], g, rtol=1e-10, atol=1e-14, err_msg=name)
+    np.testing.assert_array_equal(state, full_state)
+    rows = truncated_vs_full(m, x, y, ks=[(k1, T + k1 - 1), (k1, T + 7)])
+    assert all(r.rel_error < 1e-10 and r.k == k1 for r in rows)
+    assert [r.k2 for r in rows] == [T + k1 - 1, T + 7]
+
+
+def _scalar_relu_rnn():
+    """h_t = relu(0.5 h_{t-1} + x_t) with x_t = 1 and h_0 = 4: linear (all positive), so
+    dh_t/dw over a window that starts at s is sum_{j=1}^{t-s} w^(j-1) h_{t-j}."""
+    rnn = nr.RNN(1, 1, nonlinearity="relu", bias=False, dtype=np.float64)
+    rnn.load_state_dict({"weight_ih_l0": [[1.0]], "weight_hh_l0": [[0.5]]})
+    return rnn, np.ones((3, 1, 1)), np.full((1, 1, 1), 4.0)  # h = 3, 2.5, 2.25
+
+
+def _mean_of_pred(pred, y):
+    return float(pred.mean()), np.full_like(pred, 1.0 / pred.size)  # L = mean of the h_t
+
+
+@pytest.mark.parametrize("k1, k2, by_hand", [
+    (3, 3, 4 + 5 + 5),          # full: dh1/dw = h0, dh2/dw = h1 + w h0, dh3/dw = h2 + w h1 + w^2 h0
+    (1, 1, 4 + 3 + 2.5),        # plain k = 1: only the direct term h_{t-1}
+    (2, 2, 4 + 5 + 2.5),        # chunks [1, 2], [3]: step 3 starts a chunk and gets no history
+    (1, 2, 4 + 5 + (2.5 + 1.5)),  # BPTT(2; 1): step 3 looks one step further back, to h1
+    (2, 3, 4 + 5 + (2.5 + 1.5)),  # BPTT(3; 2): the short last chunk [3] also looks 1 step back
+    (1, 3, 4 + 5 + 5),          # BPTT(3; 1): every window reaches step 0, as full BPTT
+])
+def test_hand_computed_gradients(k1, k2, by_hand):
+    rnn, x, h0 = _scalar_relu_rnn()
+    _, grads, _ = truncated_gradients(rnn, x, np.zeros_like(x), k1, _mean_of_pred, h0, k2=k2)
+    assert grads["weight_hh_l0"][0, 0] == pytest.approx(by_hand / 3, rel=1e-14)
+
+
+def test_overlap_brings_the_gradient_closer_to_full_bptt():
+    m = _model()
+    x, y = _data(5)
+    plain, overlapping = truncated_vs_full(m, x, y, ks=[3, (3, 9)])
+    assert overlapping.rel_error < plain.rel_error and overlapping.cosine > plain.cosine
+
+
+def test_train_tbptt_with_overlapping_windows_learns():
+    m = _model()
+    x, y = _data(3)
+    opt = nr.Adam(m, lr=0.02)
+    first, state, step = train_tbptt(m, opt, x, y, k=4, k2=8)
+    assert step == 3 and state.shape == (1, N, 5)
+    for _ in range(40):
+        last, state, step = train_tbptt(m, opt, x, y, k=4, k2=8, clip_norm=1.0, step=step, state=None)
+    assert last < 0.5 * first
+
+
+def test_zero_length_sequence_is_refused():
+    """Issue 13 item 6: train_tbptt returned a NaN loss, silently."""
+    m = _model()
+    x, y = np.zeros((0, N, 1)), np.zeros((0, N, 1))
+    with pytest.raises(ValueError, match=r"no steps \(T = 0\)"):
+        train_tbptt(m, nr.SGD(m), x, y, k=3)
+    with pytest.raises(ValueError, match=r"no steps \(T = 0\)"):
+        truncated_gradients(m, x, y, 3)
+    with pytest.raises(ValueError, match="same number of steps"):
+        train_tbptt(m, nr.SGD(m), *_data()[:1], _data()[1][:4], k=3)
+
+
+def test_train_tbptt_takes_the_trainers_step_with_its_parameter_guard():
+    """train_tbptt copied Trainer.train_step and lost the check of the parameters after the
+    update: an update that overflows them went unnoticed. It is now the Trainer's step."""
+    m = _model()
+    x, y = _data()
+
+    class Overflowing(nr.SGD):
+        def step(self):
+            super().step()
+            m.params["1.bias"][...] = np.inf
+
+    with pytest.raises(nr.NonFiniteError, match=r"step 6: param 1.bias is not finite"):
+        train_tbptt(m, Overflowing(m), x, y, k=4, step=5)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import numrnn as nr
+from numrnn.errors import UsageError
 
 
 def _data(n_batches=3, seed=0):
@@ -100,7 +101,14 @@ def test_progress_bar_with_and_without_tqdm(monkeypatch, capsys):
     assert "epoch 1/1" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # import tqdm.auto now fails
     hist = _setup(progress=True).fit(_data(), epochs=1)
-    assert len(hist.loss) == 3 and "epoch" not in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert len(hist.loss) == 3 and "epoch" not in captured.err
+    assert "epoch 1/1: step 3/3" in captured.out  # the one Progress helper's fallback: lines
+
+
+def test_no_progress_prints_nothing(capsys):
+    _setup().fit(_data(), epochs=1)
+    assert capsys.readouterr().out == ""
 
 
 def test_fit_function_and_stop_flag():
@@ -131,6 +139,19 @@ def test_misuse():
         nr.Trainer(rnn, nr.SGD(rnn), clip_norm=0)
 
 
+def test_trainer_refuses_a_non_module_a_string_optimizer_and_a_non_callable_loss():
+    """Issue 13 item 6: these were AttributeErrors from deep inside the first step."""
+    model = nr.Sequential(nr.RNN(1, 2), nr.LastStep())
+    with pytest.raises(TypeError, match="Trainer: model must be a numrnn Module .*got dict"):
+        nr.Trainer({"w": np.zeros(2)}, nr.SGD(model))
+    with pytest.raises(TypeError, match=r"optimizer must be an optimizer .*got 'adam' \(pass an optimizer"):
+        nr.Trainer(model, "adam")
+    with pytest.raises(TypeError, match="loss_fn must be a function"):
+        nr.Trainer(model, nr.SGD(model), "mse")
+    with pytest.raises(UsageError):
+        nr.fit(model, "sgd", _data(1))
+
+
 def test_numeric_options_accept_numpy_scalars_and_refuse_strings():
     rnn = nr.Sequential(nr.RNN(1, 2), nr.LastStep())
     tr = nr.Trainer(rnn, nr.SGD(rnn), clip_norm=np.float32(1.0), checkpoint_every=np.int64(2),
@@ -138,3 +159,23 @@ def test_numeric_options_accept_numpy_scalars_and_refuse_strings():
     assert tr.clip_norm == 1.0 and tr.checkpoint_every == 2
     with pytest.raises(TypeError, match="Trainer: clip_norm must be a number > 0; got '1'"):
         nr.Trainer(rnn, nr.SGD(rnn), clip_norm="1")
+
+
+def test_fit_and_trainer_arguments_of_the_wrong_kind():
+    """Found by tests/properties/test_junk.py: len(None), '<' between int and str, ..."""
+    model = nr.Sequential(nr.RNN(1, 2, seed=0), nr.LastStep(), nr.Linear(2, 1, seed=1))
+    tr = nr.Trainer(model, nr.SGD(model))
+    with pytest.raises(TypeError, match="batches must be a sequence"):
+        tr.fit(None)
+    with pytest.raises(TypeError, match="batches must be a sequence"):
+        tr.fit("xy")
+    with pytest.raises(TypeError, match="epochs must be an integer"):
+        tr.fit(_data(1), epochs="2")
+    with pytest.raises(TypeError, match="on_step must be a function"):
+        tr.fit(_data(1), on_step=3)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        nr.Trainer(model, nr.SGD(model), seed="x")
+    with pytest.raises(TypeError, match="checkpoint_path must be a path"):
+        nr.Trainer(model, nr.SGD(model), checkpoint_path=3)
+    with pytest.raises(TypeError, match="shuffle must be True or False"):
+        nr.Trainer(model, nr.SGD(model), shuffle=np.array([]))

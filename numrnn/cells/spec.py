@@ -159,7 +159,12 @@ class CellSpec:
 
     def resolve_options(self, given: Mapping | None, owner: str) -> dict:
         """The cell's options: its defaults updated with ``given``, checked."""
-        given = dict(given or {})
+        if given is None:
+            given = {}
+        elif not isinstance(given, Mapping):
+            raise UsageTypeError(f"{owner}: options must be a dict of the cell's options; got "
+                                 f"{type(given).__name__}")
+        given = dict(given)
         unknown = sorted(set(given) - set(self.options))
         if unknown:
             known = ", ".join(self.options) or "none"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from numrnn.commands.argtypes import positive_float, positive_int
+from numrnn.argtypes import positive_float, positive_int
 from numrnn.errors import UsageError
 from numrnn.exercises import grader, student
 from numrnn.exercises import train as training

@@ -13,8 +13,9 @@ import numpy as np
 
 import numrnn as nr
 from numrnn import config
+from numrnn.argtypes import nonnegative_int, positive_int
 from numrnn.cells import get_cell, registered_cells
-from numrnn.commands.argtypes import nonnegative_int, positive_int
+from numrnn.which_code import which_code
 
 
 def add_parser(sub) -> None:
@@ -62,4 +63,5 @@ def run(args) -> int:
     x = rng.standard_normal((*shape, args.input_size))
     report = nr.check_gradients(model, x, tol=args.tol, seed=args.seed)
     print(report)
+    print(f"which code was checked: {which_code(model, probe=x)}")  # the report's copy ran the same
     return 0 if report.ok else 1

@@ -32,11 +32,12 @@ import numpy as np
 
 import numrnn as nr
 from numrnn import plotting
+from numrnn.argtypes import positive_float, positive_int
 from numrnn.checkpoint import load, save
-from numrnn.commands.argtypes import positive_float, positive_int
 from numrnn.examples.common import Progress, add_common_arguments, out_dir, print_written, verdict
 from numrnn.functional.losses import softmax
 from numrnn.tbptt import train_tbptt
+from numrnn.which_code import which_code
 
 TARGET_FRACTION = 0.5  # of ln V
 
@@ -134,6 +135,7 @@ def run(args) -> int:
             losses.append(loss)
             bar.update(loss=loss)
 
+    print(f"which code ran: {which_code(model)}")
     val = mean_loss(model, val_ids)
     print(f"validation: {val:.3f} nats/char, perplexity {math.exp(val):.2f} "
           f"(uniform guess: {uniform:.3f} nats/char, perplexity {V})")

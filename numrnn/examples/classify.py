@@ -1,6 +1,6 @@
 """classify: the sentiment of a short review, read word by word (many-to-one).
 
-The data are synthetic movie reviews, generated from a seed: one or three opinion
+The data are synthetic movie reviews, drawn with the random seed ``--seed``: one or three opinion
 words ("good", "dull", ...), some negated ("not good" is negative), scattered among
 filler words ("the", "plot", "was", ...), 1 to 20 words long. The label is the
 majority opinion after negation. Nothing can be read off one position: the network
@@ -28,10 +28,11 @@ import numpy as np
 
 import numrnn as nr
 from numrnn import plotting
+from numrnn.argtypes import int_at_least, positive_int
 from numrnn.checkpoint import load
-from numrnn.commands.argtypes import int_at_least, positive_int
 from numrnn.examples.common import Progress, add_common_arguments, out_dir, print_written, verdict
 from numrnn.train import Trainer
+from numrnn.which_code import which_code
 
 TARGET_ACCURACY = 0.95
 POSITIVE = ("good", "great", "fun", "superb", "loved")
@@ -120,6 +121,7 @@ def run(args) -> int:
         history = trainer.fit(batches, epochs=math.ceil(args.steps / len(batches)), max_steps=args.steps,
                               on_step=lambda _, loss: bar.update(loss=loss))
 
+    print(f"which code ran: {which_code(model)}")
     test_ids, test_lengths, test_labels, texts = test
     acc = accuracy(model, test_ids, test_lengths, test_labels)
     predicted = model(test_ids, lengths=test_lengths).argmax(axis=1)

@@ -1,16 +1,18 @@
 """What every example shares: options, the output folder, a progress bar, the verdict.
 
-The progress bar is tqdm's when tqdm is installed (``pip install 'numrnn[progress]'``)
-and the output is a terminal or ``--progress`` asks for it; otherwise a line is
-printed every tenth of the run, so a log file still shows training move.
+The progress bar is :class:`numrnn.progress.Progress`, the one the Trainer uses:
+tqdm's when tqdm is installed (``pip install 'numrnn[progress]'``) and the output is a
+terminal or ``--progress`` asks for it; otherwise a line is printed every tenth of the
+run, so a log file still shows training move.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from numrnn.commands.argtypes import positive_float, positive_int
+from numrnn import config
+from numrnn.argtypes import positive_float, positive_int
+from numrnn.progress import Progress
 
 
 def add_common_arguments(p, steps: int, lr: float, hidden: int) -> None:
@@ -18,7 +20,8 @@ def add_common_arguments(p, steps: int, lr: float, hidden: int) -> None:
     p.add_argument("--steps", type=positive_int, default=steps, help=f"training steps (default {steps})")
     p.add_argument("--lr", type=positive_float, default=lr, help=f"learning rate (default {lr:g})")
     p.add_argument("--hidden-size", type=positive_int, default=hidden, help=f"H (default {hidden})")
-    p.add_argument("--backend", default="auto", choices=("auto", "numpy", "numba", "cupy"))
+    p.add_argument("--backend", default="auto", choices=config.BACKENDS,
+                   help="numpy: the textbook in numrnn/functional/; auto (default): Numba when installed")
     p.add_argument("--seed", type=int, default=0, help="seeds data, weights and sampling (default 0)")
     p.add_argument("--out", default=None, help="folder for the PNGs and the checkpoint "
                                                "(default runs/<example>)")
@@ -36,43 +39,6 @@ def out_dir(args, example: str) -> Path:
     return path
 
 
-class Progress:
-    """``with Progress(total, desc, enabled) as bar: ... bar.update(loss=...)``."""
-
-    def __init__(self, total: int, desc: str, enabled: bool | None = None):
-        self.total, self.desc, self.step = total, desc, 0
-        if enabled is None:
-            enabled = sys.stderr.isatty()
-        self.bar = None
-        if enabled:
-            try:
-                from tqdm.auto import tqdm
-
-                self.bar = tqdm(total=total, desc=desc, dynamic_ncols=True, leave=True)
-            except ImportError:
-                pass
-        self.every = max(1, total // 10)
-
-    def __enter__(self) -> Progress:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-    def update(self, **values) -> None:
-        """One step done; ``values`` (loss=..., acc=...) are shown beside the bar."""
-        self.step += 1
-        shown = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in values.items()}
-        if self.bar is not None:
-            self.bar.set_postfix(shown, refresh=False)
-            self.bar.update(1)
-        elif self.step % self.every == 0 or self.step == self.total:
-            pairs = "  ".join(f"{k} {v}" for k, v in shown.items())
-            print(f"{self.desc}: step {self.step:>{len(str(self.total))}}/{self.total}  {pairs}",
-                  flush=True)
-
-
 def verdict(ok: bool, what: str) -> bool:
     """Print the line the tests and the tutorials look for; returns ``ok``."""
     print(f"{'TARGET REACHED' if ok else 'TARGET MISSED'}: {what}")
@@ -83,3 +49,6 @@ def print_written(*paths) -> None:
     for p in paths:
         if p is not None:
             print(f"wrote {p}")
+
+
+__all__ = ["Progress", "add_common_arguments", "out_dir", "print_written", "verdict"]

@@ -1,9 +1,9 @@
 """hello: read "hello", emit "ohlol", one character at a time (many-to-many).
 
-The seed's first exercise. The vocabulary is "helo" (V = 4). At each step the
-network reads one character of "hello" and names one of "ohlol"; the two l's of
-"hello" need different answers ("l", then "o"), so the state must remember what
-came before.
+A classic first exercise of RNN tutorials (the ones numrnn grew out of). The
+vocabulary is "helo" (V = 4). At each step the network reads one character of
+"hello" and names one of "ohlol"; the two l's of "hello" need different answers
+("l", then "o"), so the state must remember what came before.
 
 Two variants, trained side by side with the same optimizer:
 
@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import numrnn as nr
 from numrnn import plotting
+from numrnn.argtypes import positive_int
 from numrnn.checkpoint import load, save
-from numrnn.commands.argtypes import positive_int
 from numrnn.data import HELLO_VOCAB, decode, encode, one_hot
 from numrnn.examples.common import Progress, add_common_arguments, out_dir, print_written, verdict
 from numrnn.train import check_finite_loss
+from numrnn.which_code import which_code
 
 TARGET = "ohlol"
 
@@ -84,6 +85,7 @@ def run(args) -> int:
         when = f"first at step {first}" if first else "never during training"
         print(f'{variant:>9}: "hello" -> "{prediction}"  (loss {losses[-1]:.4f}; "ohlol" {when}; '
               f'checkpoint {path} reloaded predicts "{again}")')
+        print(f"{'':>9}  which code ran: {which_code(model)}")
         curves[variant] = losses
         ok = ok and prediction == TARGET == again
     print_written(plotting.save_loss_curve(curves, out / "loss.png", title='hello -> ohlol: cross-entropy',

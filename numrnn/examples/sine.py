@@ -1,9 +1,9 @@
 """sine: forecast the next value of a sine wave from a window of 20 (many-to-one).
 
-The seed's regression example. The series is sin(t) sampled every 0.1 (about 63
-samples a period); each example is a window of 20 consecutive values and its target
-is the value that follows. The first 80% of the series trains, the last 20% tests:
-later in time, never seen in training.
+The classic regression exercise of RNN tutorials (the ones numrnn grew out of). The
+series is sin(t) sampled every 0.1 (about 63 samples a period); each example is a
+window of 20 consecutive values and its target is the value that follows. The first
+80% of the series trains, the last 20% tests: later in time, never seen in training.
 
     window (T=20, N, 1) -> RNN(1, 64) -> LastStep -> (N, 64) -> Linear(64, 1) -> (N, 1)
 
@@ -21,10 +21,11 @@ import numpy as np
 
 import numrnn as nr
 from numrnn import plotting
+from numrnn.argtypes import positive_int
 from numrnn.checkpoint import load
-from numrnn.commands.argtypes import positive_int
 from numrnn.examples.common import Progress, add_common_arguments, out_dir, print_written, verdict
 from numrnn.train import Trainer
+from numrnn.which_code import which_code
 
 TARGET_MSE = 1e-3
 
@@ -73,6 +74,7 @@ def run(args) -> int:
         history = trainer.fit(batches, epochs=math.ceil(args.steps / len(batches)), max_steps=args.steps,
                               on_step=lambda _, loss: bar.update(mse=loss))
 
+    print(f"which code ran: {which_code(model)}")
     pred = model(as_sequence(test_x))[:, 0]  # (M_test,) one-step-ahead forecasts
     test_mse = float(np.mean((pred - test_y) ** 2))
     checkpoint = trainer.checkpoint_path  # written by fit(), with the optimizer's state

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib
 import sys
 import traceback
 import types
@@ -35,6 +36,7 @@ import numpy as np
 from numrnn import config
 from numrnn.clip import clip_grad_norm as library_clip_grad_norm
 from numrnn.errors import UsageValueError
+from numrnn.exercises import catalog
 from numrnn.exercises import golden as golden_values
 from numrnn.exercises.catalog import EXERCISES, FILES
 from numrnn.gradcheck import SCALE_FLOOR, check_function, describe_steps, rel_error
@@ -267,7 +269,33 @@ def grade_forward(ex, fn, folder: Path, golden) -> list:
     return _rows_from(ex.name, records, ex.derivation, len(cases) > 1, FORWARD_TOL)
 
 
-def grade_backward(ex, forward, backward, folder: Path) -> list:
+def forward_for_backward(ex, module, folder: Path, golden) -> tuple:
+    """The forward a backward exercise is checked with, and a note saying which.
+
+    The student's own forward, when it passes its golden values (or is not an exercise);
+    otherwise numrnn's reference forward of the same name, so that a backward is graded on
+    its own merits and the student can work on the two in either order.
+    """
+    mine = getattr(module, ex.forward)
+    forward_ex = catalog.BY_NAME.get(ex.forward)
+    if forward_ex is None or forward_ex.kind != "forward":
+        return mine, ""
+    if all(r.ok for r in grade_forward(forward_ex, mine, folder, golden)):
+        return mine, ""
+    reference = getattr(importlib.import_module(f"numrnn.functional.{Path(ex.file).stem}"), ex.forward)
+    return reference, f"checked with numrnn's {ex.forward}: yours does not pass its own check yet"
+
+
+def grade_backward(ex, forward, backward, folder: Path, note: str = "") -> list:
+    """Rows of a backward exercise; ``note`` (which forward ran) is added to every message."""
+    rows = _grade_backward(ex, forward, backward, folder)
+    if note:
+        for r in rows:
+            r.message = f"{r.message}; {note}" if r.message else note
+    return rows
+
+
+def _grade_backward(ex, forward, backward, folder: Path) -> list:
     records = {}
     for case in ex.cases:
         args, kwargs = case.inputs()
@@ -392,7 +420,8 @@ def grade(folder, only=None) -> Grade:
         if ex.kind == "forward":
             result.rows += grade_forward(ex, fn, folder, golden)
         elif ex.kind == "backward":
-            result.rows += grade_backward(ex, getattr(module, ex.forward), fn, folder)
+            forward, note = forward_for_backward(ex, module, folder, golden)
+            result.rows += grade_backward(ex, forward, fn, folder, note)
         elif ex.kind == "numerical":
             result.rows += grade_numerical(ex, fn, folder)
         else:

@@ -75,3 +75,24 @@ def make(folder, solutions: bool = False, force: bool = False) -> list:
     atomic_write_text(folder / README, readme(solutions))
     written.append(folder / README)
     return written
+
+
+def workspace(folder) -> tuple:
+    """The exercise folder a notebook works in, and a function that loads a file of it.
+
+    ``folder`` is written fresh (the student's version) when it does not exist yet.
+    Returns ``(folder, load)``: the resolved path, and ``load(name)``, which imports the
+    student's file ``name`` afresh (run it again after every edit).
+    """
+    from numrnn.exercises.grader import load_file  # the grader imports this module
+
+    folder = Path(folder).resolve()
+    if not folder.exists():
+        make(folder)  # every exercise raises NotImplementedError until it is written
+        print(f"wrote a fresh exercise folder: {folder}")
+
+    def load(name):
+        """Your file ``name`` as a fresh module."""
+        return load_file(folder / name, folder)
+
+    return folder, load

@@ -21,7 +21,7 @@ NONLINEARITIES = ("tanh", "relu")
 
 def check_nonlinearity(name) -> str:
     """``name`` if it is a supported recurrent nonlinearity, else a ValueError."""
-    if name not in NONLINEARITIES:
+    if not isinstance(name, str) or name not in NONLINEARITIES:
         raise UsageValueError(f"nonlinearity must be 'tanh' or 'relu'; got {name!r}")
     return name
 

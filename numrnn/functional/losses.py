@@ -127,7 +127,11 @@ def cross_entropy(logits, targets, ignore_index: int = -100, mask=None):
     """
     logits = _float_input(logits, "logits", "cross_entropy")
     xp = get_array_module(logits)
-    targets = xp.asarray(targets)
+    try:
+        targets = xp.asarray(targets)
+    except (TypeError, ValueError) as exc:  # a ragged list: NumPy's "inhomogeneous shape"
+        raise UsageTypeError(f"cross_entropy: targets must be an array of integer class ids; got a "
+                             f"{type(targets).__name__} that is not one ({exc})") from exc
     if logits.ndim < 1 or targets.shape != logits.shape[:-1]:
         raise UsageValueError(
             f"cross_entropy: targets must have shape {tuple(logits.shape[:-1])} "
@@ -172,6 +176,9 @@ def mse_loss(pred, target):
         raise UsageValueError(
             f"mse_loss: target must have the shape of pred {tuple(pred.shape)}; got {tuple(target.shape)}"
         )
+    if pred.size == 0:
+        raise UsageValueError(f"mse_loss: pred is empty (shape {tuple(pred.shape)}): the mean of no values "
+                              "is undefined")
     diff = pred - target.astype(pred.dtype, copy=False)
     loss = float((diff * diff).mean())
     return loss, (2.0 / diff.size) * diff

@@ -1,6 +1,6 @@
 """CUDA kernels of the Elman RNN, written with Numba so that CI can run them without a GPU.
 
-The glue that calls them (cuBLAS products, CUDA graphs, the choice between the two
+The glue that calls them (cuBLAS products, CUDA graphs, streams, the choice between the
 stages) is in ``kernels/cupy_rnn.py``; the equations are those of
 ``functional/rnn.py``. On a GPU the kernels take CuPy arrays (through the CUDA array
 interface); under ``NUMBA_ENABLE_CUDASIM=1`` Numba's simulator runs the very same
@@ -8,7 +8,7 @@ Python bodies on the CPU, one thread at a time, on NumPy arrays, which is how
 ``tests/kernels/test_cuda_rnn.py`` checks them against the reference (and
 ``numba.cuda.compile_ptx`` checks that they compile for a real GPU).
 
-Both stages take the input projection ``xw = x @ w_ih.T`` for all T steps from one
+Every stage takes the input projection ``xw = x @ w_ih.T`` for all T steps from one
 cuBLAS GEMM before the time loop: only ``h_{t-1} @ w_hh.T`` is sequential.
 
 Stage 1, one cuBLAS GEMM and one fused elementwise kernel per step:
@@ -27,9 +27,24 @@ block's shared memory, so this is the path for small hidden sizes (see
     persistent_forward   the T-step loop of h_t, W_hh and h_{t-1} read from shared memory
     persistent_backward  the T-step loop of da_t and dh_{t-1}, W_hh from shared memory
 
+Stage 3, the multi-block persistent kernel of the same paper, for hidden sizes whose
+W_hh does not fit in one block: W_hh is split across the grid, block b keeping the
+rows (forward) or columns (backward) of its U hidden units in shared memory for the
+whole sequence. A step needs all of h_{t-1} (or da_{t+1}), which every block wrote, so
+the grid synchronises once per step (a cooperative launch, ``cuda.cg.this_grid()``).
+
+    multiblock_forward   h_t[:, units of b]  = f(xw_t + h_{t-1} @ w_hh[units of b].T + b)
+    multiblock_backward  da_t[:, units of b] = (dh_t + da_{t+1} @ w_hh[:, units of b]) * f'(h_t)
+
+Numba's simulator runs the blocks of a grid one after another and cannot synchronise
+them; there the kernels run one step per launch (:func:`launch_ranges`), the launch
+boundary doing the grid barrier's job, which is why their time loop takes a range.
+
 Every kernel is made once per dtype by :func:`kernels_for` (the dtype of the shared
-arrays and of the constants must be known when Numba compiles), reads its inputs,
-writes only its outputs, and keeps nothing between calls.
+arrays and of the constants must be known when Numba compiles; their types, and those
+of :func:`signatures`, come from the CUDA target's own namespace through
+``cuda_toolchain.scalar_type``), reads its inputs, writes only its outputs, and keeps
+nothing between calls.
 """
 
 from __future__ import annotations
@@ -39,10 +54,12 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import cuda, from_dtype
+from numba import cuda
 
 from numrnn import config
-from numrnn.errors import UsageTypeError
+from numrnn.errors import UsageTypeError, UsageValueError
+from numrnn.kernels import cuda_toolchain
+from numrnn.kernels.cuda_toolchain import array_type, scalar_type
 
 
 class RNNKernels(NamedTuple):
@@ -52,6 +69,8 @@ class RNNKernels(NamedTuple):
     step_backward: object
     persistent_forward: object
     persistent_backward: object
+    multiblock_forward: object
+    multiblock_backward: object
     bodies: dict
 
 
@@ -62,7 +81,7 @@ def _make_bodies(dtype) -> dict:
     arithmetic in float32 (a bare ``0.0`` would promote to float64, slow on most GPUs).
     ``relu`` is 1 for ReLU and 0 for tanh.
     """
-    DT = from_dtype(np.dtype(dtype))
+    DT = scalar_type(dtype)
     ZERO, ONE = DT(0), DT(1)
 
     def step_forward(xw_t, hw, b_ih, b_hh, h_t, relu):
@@ -170,11 +189,97 @@ def _make_bodies(dtype) -> dict:
         if active:
             dh0[n, j] = dh_next
 
+    def multiblock_forward(xw, h0, w_hh, b_ih, b_hh, h, relu, U, t0, t1):
+        """Steps t0 .. t1-1 of the forward; block b owns the hidden units j = b*U .. b*U+U-1.
+
+        Shared memory: the block's U rows of W_hh, w[u*HP + k] = w_hh[b*U + u, k], loaded
+        once; the row pitch HP = H + 1 puts the U rows in different banks. Thread i of
+        the block computes h_t[n, j] for the pairs (n, u) = divmod(i, U), (i + threads), ...
+        Reads of h_{t-1} (from every block) follow the grid barrier of the step before.
+        """
+        w = cuda.shared.array(0, dtype=DT)
+        T, N, H = h.shape
+        HP = H + 1
+        j0 = cuda.blockIdx.x * U
+        tid = cuda.threadIdx.x
+        nt = cuda.blockDim.x
+        for i in range(tid, U * H, nt):  # the block's rows of W_hh, once for the whole sequence
+            u = i // H
+            k = i - u * H
+            if j0 + u < H:
+                w[u * HP + k] = w_hh[j0 + u, k]
+        cuda.syncthreads()
+        grid = cuda.cg.this_grid()
+        for t in range(t0, t1):
+            prev = h0 if t == 0 else h[t - 1]  # (N, H), all of it: every block wrote a part
+            for i in range(tid, N * U, nt):
+                n = i // U
+                u = i - n * U
+                j = j0 + u
+                if j < H:
+                    s = ZERO  # (h_{t-1} @ w_hh.T)[n, j]
+                    for k in range(H):
+                        s += prev[n, k] * w[u * HP + k]
+                    a = xw[t, n, j] + s + b_ih[j] + b_hh[j]
+                    if relu:
+                        h[t, n, j] = a if not (a < ZERO) else ZERO
+                    else:
+                        h[t, n, j] = math.tanh(a)
+            if t < t1 - 1:
+                grid.sync()  # h_t complete in every block before step t+1 reads it
+
+    def multiblock_backward(dh, h, w_hh, da, dh0, relu, U, t0, t1):
+        """Pseudo-steps t = t1-1 down to t0 of BPTT (t0 >= -1); block b owns units b*U ...
+
+        Pseudo-step t first forms dL/dh_t's part from step t+1, the carry
+        (da_{t+1} @ w_hh)[n, j] = sum over every unit k of da_{t+1}[n, k] * w_hh[k, j]
+        (zero at t = T-1), then writes da_t = (dh_t + carry) * f'(h_t) for its units, or
+        dh0 = carry at t = -1. Shared memory: the block's U columns of W_hh stored as
+        rows, w[u*HP + k] = w_hh[k, b*U + u].
+        """
+        w = cuda.shared.array(0, dtype=DT)
+        T, N, H = h.shape
+        HP = H + 1
+        j0 = cuda.blockIdx.x * U
+        tid = cuda.threadIdx.x
+        nt = cuda.blockDim.x
+        for i in range(tid, U * H, nt):  # consecutive threads read consecutive columns
+            k = i // U
+            u = i - k * U
+            if j0 + u < H:
+                w[u * HP + k] = w_hh[k, j0 + u]
+        cuda.syncthreads()
+        grid = cuda.cg.this_grid()
+        for tt in range(t1 - t0):
+            t = t1 - 1 - tt
+            for i in range(tid, N * U, nt):
+                n = i // U
+                u = i - n * U
+                j = j0 + u
+                if j < H:
+                    carry = ZERO  # dL/dh_t through step t+1
+                    if t + 1 < T:
+                        for k in range(H):
+                            carry += da[t + 1, n, k] * w[u * HP + k]
+                    if t >= 0:
+                        g = dh[t, n, j] + carry
+                        y = h[t, n, j]
+                        if relu:
+                            da[t, n, j] = g * (ONE if y > ZERO else ZERO)
+                        else:
+                            da[t, n, j] = g * (ONE - y * y)
+                    else:
+                        dh0[n, j] = carry
+            if tt < t1 - t0 - 1:
+                grid.sync()  # da_t complete in every block before pseudo-step t-1 reads it
+
     return {
         "step_forward": step_forward,
         "step_backward": step_backward,
         "persistent_forward": persistent_forward,
         "persistent_backward": persistent_backward,
+        "multiblock_forward": multiblock_forward,
+        "multiblock_backward": multiblock_backward,
     }
 
 
@@ -198,15 +303,15 @@ def signatures(dtype) -> dict:
 
     Used to compile the kernels to PTX without a GPU (``numba.cuda.compile_ptx``).
     """
-    from numba import int64
-
-    DT = from_dtype(np.dtype(dtype))
-    v, m, c = DT[::1], DT[:, ::1], DT[:, :, ::1]
+    v, m, c = (array_type(dtype, ndim) for ndim in (1, 2, 3))
+    i = scalar_type(np.int64)
     return {
-        "step_forward": (m, m, v, v, m, int64),
-        "step_backward": (m, m, m, m, int64),
-        "persistent_forward": (c, m, m, v, v, c, int64),
-        "persistent_backward": (c, c, m, c, m, int64),
+        "step_forward": (m, m, v, v, m, i),
+        "step_backward": (m, m, m, m, i),
+        "persistent_forward": (c, m, m, v, v, c, i),
+        "persistent_backward": (c, c, m, c, m, i),
+        "multiblock_forward": (c, m, m, v, v, c, i, i, i, i),
+        "multiblock_backward": (c, c, m, c, m, i, i, i, i),
     }
 
 
@@ -262,6 +367,103 @@ def launch_persistent_backward(k: RNNKernels, stream, dh, h, w_hh, da, dh0, relu
     k.persistent_backward[grid, block, stream, smem](dh, h, w_hh, da, dh0, relu)
 
 
+class MultiblockPlan(NamedTuple):
+    """Launch configuration of the multi-block persistent kernels."""
+
+    blocks: int  # ceil(H / units): the grid, all of it resident at once
+    threads: int  # per block
+    units: int  # U, hidden units per block
+    smem: int  # bytes of shared memory per block: U rows of W_hh at pitch H + 1
+
+
+def multiblock_launch(N: int, H: int, itemsize: int, max_blocks: int | None = None,
+                      smem_bytes: int | None = None) -> MultiblockPlan | None:
+    """The plan of the multi-block kernels, or None when one row of W_hh does not fit a block.
+
+    As many blocks as ``max_blocks`` (``config.MULTIBLOCK_MAX_BLOCKS``) allows, each
+    owning U = ceil(H / max_blocks) hidden units: S4 (H = 128) and S6 (H = 512) in
+    float32 get 128 blocks of 1 and 4 units, 0.5 and 8 KiB of W_hh each.
+    """
+    limit = config.PERSISTENT_SMEM_BYTES if smem_bytes is None else smem_bytes
+    max_blocks = config.MULTIBLOCK_MAX_BLOCKS if max_blocks is None else max_blocks
+    U = math.ceil(H / max(1, max_blocks))
+    smem = U * (H + 1) * itemsize
+    if smem > limit:
+        return None
+    threads = min(config.MULTIBLOCK_THREADS, 32 * math.ceil(N * U / 32))
+    return MultiblockPlan(math.ceil(H / U), threads, U, smem)
+
+
+def multiblock_refusal(H: int, itemsize: int, max_blocks: int | None = None) -> str:
+    """Why :func:`multiblock_launch` found no plan, in words."""
+    max_blocks = config.MULTIBLOCK_MAX_BLOCKS if max_blocks is None else max_blocks
+    U = math.ceil(H / max(1, max_blocks))
+    return (f"the multi-block kernel keeps {U} rows of W_hh ({U} x {H + 1} words, "
+            f"{U * (H + 1) * itemsize} bytes) per block in shared memory, over the "
+            f"{config.PERSISTENT_SMEM_BYTES} bytes a block has (at most {max_blocks} blocks)")
+
+
+def max_cooperative_blocks(kernel, signature, threads: int, smem: int) -> int:
+    """How many blocks of ``kernel`` this GPU keeps resident at once (a cooperative grid's
+    limit); the simulator has no limit here, see :func:`launch_ranges`."""
+    if cuda_toolchain.simulated():
+        return 2**31 - 1
+    return kernel.compile(signature).max_cooperative_grid_blocks(threads, smem)
+
+
+def _multiblock_plan(kernel, name: str, N: int, H: int, dtype, max_blocks: int | None) -> MultiblockPlan:
+    """The plan for this GPU: fewer, wider blocks while the grid would not be resident."""
+    plan = multiblock_launch(N, H, np.dtype(dtype).itemsize, max_blocks)
+    if plan is None:
+        raise UsageValueError(multiblock_refusal(H, np.dtype(dtype).itemsize, max_blocks)
+                              + "; use NUMRNN_CUPY_PATH=steps")
+    signature = signatures(dtype)[name]
+    while True:
+        limit = max_cooperative_blocks(kernel, signature, plan.threads, plan.smem)
+        if plan.blocks <= limit:
+            return plan
+        smaller = multiblock_launch(N, H, np.dtype(dtype).itemsize, max_blocks=limit)
+        if limit < 1 or smaller is None or smaller.blocks >= plan.blocks:
+            raise RuntimeError(
+                f"the multi-block kernel's grid ({plan.blocks} blocks of {plan.threads} threads, "
+                f"{plan.smem} bytes of shared memory) cannot be resident on this GPU at once "
+                f"(at most {limit}); use NUMRNN_CUPY_PATH=steps")
+        plan = smaller
+
+
+def launch_ranges(start: int, stop: int, blocks: int) -> list:
+    """The step ranges of the multi-block kernels' launches: all steps in one launch, whose
+    grid barrier separates them; under the simulator, which runs a grid's blocks one
+    after another and cannot synchronise them, one step per launch (the launch boundary
+    is then the barrier)."""
+    if cuda_toolchain.simulated() and blocks > 1:
+        return [(t, t + 1) for t in range(start, stop)]
+    return [(start, stop)]
+
+
+def launch_multiblock_forward(k: RNNKernels, stream, xw, h0, w_hh, b_ih, b_hh, h, relu: int,
+                              max_blocks: int | None = None) -> None:
+    """All T steps of the forward on a cooperative grid; ``h`` (T, N, H) is written.
+
+    ``max_blocks`` caps the grid (tests run one block, the grid barrier included).
+    """
+    T, N, H = h.shape
+    plan = _multiblock_plan(k.multiblock_forward, "multiblock_forward", N, H, h.dtype, max_blocks)
+    for t0, t1 in launch_ranges(0, T, plan.blocks):
+        k.multiblock_forward[plan.blocks, plan.threads, stream, plan.smem](
+            xw, h0, w_hh, b_ih, b_hh, h, relu, plan.units, t0, t1)
+
+
+def launch_multiblock_backward(k: RNNKernels, stream, dh, h, w_hh, da, dh0, relu: int,
+                               max_blocks: int | None = None) -> None:
+    """BPTT on a cooperative grid: pseudo-steps T-1 down to -1; ``da`` and ``dh0`` are written."""
+    T, N, H = h.shape
+    plan = _multiblock_plan(k.multiblock_backward, "multiblock_backward", N, H, h.dtype, max_blocks)
+    for t0, t1 in reversed(launch_ranges(-1, T, plan.blocks)):
+        k.multiblock_backward[plan.blocks, plan.threads, stream, plan.smem](
+            dh, h, w_hh, da, dh0, relu, plan.units, t0, t1)
+
+
 def device_view(a):
     """A Numba device array over a CuPy array's memory (no copy, no synchronisation).
 
@@ -277,14 +479,10 @@ def device_view(a):
 
 def simulated() -> bool:
     """Whether Numba runs CUDA kernels in its CPU simulator (``NUMBA_ENABLE_CUDASIM=1``)."""
-    from numba import config as numba_config
-
-    return bool(numba_config.ENABLE_CUDASIM)
+    return cuda_toolchain.simulated()
 
 
 def available() -> bool:
-    """Whether these kernels can run: a CUDA GPU Numba can use, or the simulator."""
-    try:
-        return bool(cuda.is_available())
-    except Exception:  # a broken driver install raises instead of answering
-        return False
+    """Whether these kernels can run: Numba's CUDA target, NVVM and a GPU, or the simulator
+    (``cuda_toolchain.status()`` says what is missing)."""
+    return cuda_toolchain.status().ok

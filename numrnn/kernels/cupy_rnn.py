@@ -2,26 +2,33 @@
 
 ``rnn_forward`` and ``rnn_backward`` have the names, signatures and results of
 ``functional/rnn.py`` and are what ``backend="cupy"`` calls for an RNN layer. They
-choose one of three paths (:func:`choose_path`; ``NUMRNN_CUPY_PATH`` forces one):
+choose one of four paths (:func:`choose_path`; ``NUMRNN_CUPY_PATH`` forces one):
 
 ``"persistent"`` (stage 2, small H)
-    one CUDA kernel runs all T steps, W_hh held in shared memory
+    one CUDA kernel runs all T steps, W_hh held in one block's shared memory
     (``cuda_rnn.persistent_forward``/``persistent_backward``).
+``"multiblock"`` (stage 3, any H whose W_hh row fits a block; only when forced)
+    one cooperative CUDA kernel runs all T steps, W_hh split across the blocks of the
+    grid, one grid barrier per step (``cuda_rnn.multiblock_forward``/``_backward``).
 ``"steps"`` (stage 1)
     per step one cuBLAS GEMM (``h_{t-1} @ w_hh.T``) and one fused elementwise kernel
     (bias add and activation; backward: activation derivative), the T-step loop
     captured once as a CUDA graph and replayed (:class:`CapturedLoop`).
 ``"reference"``
     the textbook ``functional/rnn.py`` on CuPy arrays: what runs when Numba's CUDA
-    target is not installed.
+    target, its compiler (NVVM) or a GPU it can use is missing; ``auto`` then says
+    why in one warning (:class:`GpuKernelsWarning`).
+
+Every kernel is launched on the CuPy stream the call runs on (:func:`kernel_stream`),
+never on Numba's idea of a default stream.
 
 Both kernel paths reorganise the reference's work the same way, and say so here rather
 than in every line: the input projection ``x_t @ w_ih.T`` of all T steps is one GEMM
 before the time loop, and after BPTT the gradients ``dx``, ``dw_ih``, ``dw_hh`` and
 ``db`` are one GEMM (or sum) each over all T steps, from the saved ``da_t``:
 
-    dx    = da @ w_ih                 (T*N, H) @ (H, D)
-    dw_ih = da.T @ x                  (H, T*N) @ (T*N, D)
+    dx    = da @ w_ih                 (T*N, H) @ (H, I)
+    dw_ih = da.T @ x                  (H, T*N) @ (T*N, I)
     dw_hh = da.T @ [h0, h_1 .. h_{T-1}]
     db    = sum over t and n of da
 
@@ -35,11 +42,12 @@ inputs into them before the replay.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import OrderedDict
 from typing import NamedTuple
 
 from numrnn import config
-from numrnn.backend import get_array_module, numba_available
+from numrnn.backend import get_array_module
 from numrnn.errors import UsageValueError
 from numrnn.functional import rnn as reference
 from numrnn.functional.activations import check_nonlinearity
@@ -48,27 +56,55 @@ from numrnn.functional.activations import check_nonlinearity
 class CupyRNNCache(NamedTuple):
     """What :func:`rnn_backward` needs from :func:`rnn_forward`."""
 
-    path: str  # "persistent", "steps" or "reference"
-    x: object  # (T, N, D)
+    path: str  # the path taken: "persistent", "multiblock", "steps" or "reference"
+    x: object  # (T, N, I)
     h0: object  # (N, H)
     h: object  # (T, N, H) every step's state, f' is computed from it
-    w_ih: object  # (H, D)
+    w_ih: object  # (H, I)
     w_hh: object  # (H, H)
     has_bias: bool
     nonlinearity: str
     reference: object  # the reference path's RNNCache, else None
 
 
+class GpuKernelsWarning(RuntimeWarning):
+    """The CUDA kernels cannot run here, so ``backend="cupy"`` runs the reference on CuPy."""
+
+
 def _cuda():
-    """``numrnn.kernels.cuda_rnn``, imported on first use (it imports Numba)."""
+    """``numrnn.kernels.cuda_rnn``, imported on first use (it imports Numba's CUDA target)."""
     from numrnn.kernels import cuda_rnn
 
     return cuda_rnn
 
 
+def _toolchain():
+    """What ``cuda_toolchain.status()`` found (cached: checked once per process)."""
+    from numrnn.kernels import cuda_toolchain
+
+    return cuda_toolchain.status()
+
+
 def kernels_available() -> bool:
-    """Whether the CUDA kernels can run: Numba installed and a GPU (or its simulator)."""
-    return numba_available() and _cuda().available()
+    """Whether the CUDA kernels can run: Numba's CUDA target imports, NVVM compiles for a
+    GPU that answers (or Numba's simulator runs them)."""
+    return _toolchain().ok
+
+
+def unavailable_reason() -> str:
+    """Why the kernels cannot run ('' when they can)."""
+    return _toolchain().reason
+
+
+_WARNED: set = set()
+
+
+def _warn_reference(reason: str) -> None:
+    """One warning per process (per reason) that ``auto`` runs the reference, and why."""
+    if reason not in _WARNED:
+        _WARNED.add(reason)
+        warnings.warn(f"numrnn's cupy backend runs the reference RNN on CuPy, without its CUDA "
+                      f"kernels: {reason}", GpuKernelsWarning, stacklevel=2)
 
 
 def choose_path(N: int, H: int, dtype, requested: str | None = None) -> str:
@@ -76,8 +112,10 @@ def choose_path(N: int, H: int, dtype, requested: str | None = None) -> str:
 
     ``requested`` defaults to ``NUMRNN_CUPY_PATH`` (``"auto"``). Automatic choice: the
     persistent kernel when W_hh and a few rows of state fit in one block's shared
-    memory, else stage 1, and the reference when Numba's CUDA target is missing. A
-    path asked for by name that cannot run is an error, never a silent substitute.
+    memory, else stage 1; the reference, with one :class:`GpuKernelsWarning` saying
+    why, when the kernels cannot run. ``auto`` never picks ``multiblock``: until a GPU
+    measurement shows it ahead of stage 1, it runs only when asked for by name. A path
+    asked for by name that cannot run is an error, never a silent substitute.
     """
     requested = config.cupy_path() if requested is None else requested
     if requested not in config.CUPY_PATHS:
@@ -85,23 +123,42 @@ def choose_path(N: int, H: int, dtype, requested: str | None = None) -> str:
     if requested == "reference":
         return "reference"
     if not kernels_available():
+        reason = unavailable_reason()
         if requested == "auto":
+            _warn_reference(reason)
             return "reference"
         raise RuntimeError(
-            f"the {requested!r} GPU path needs Numba's CUDA target and a GPU it can use "
-            "(pip install 'numrnn[jit,gpu]'); use NUMRNN_CUPY_PATH=reference or auto"
+            f"the {requested!r} GPU path needs Numba's CUDA target, NVVM and a GPU they can use "
+            f"(pip install 'numrnn[gpu]'): {reason}; use NUMRNN_CUPY_PATH=reference or auto"
         )
     itemsize = _itemsize(dtype)
+    if requested == "multiblock":
+        _require_cudadevrt()
+        if _cuda().multiblock_launch(N, H, itemsize) is None:
+            refusal = _cuda().multiblock_refusal(H, itemsize)
+            raise UsageValueError(f"{refusal}; use NUMRNN_CUPY_PATH=steps or auto")
+        return "multiblock"
     fits = _cuda().persistent_launch(N, H, itemsize) is not None
     if requested == "persistent" and not fits:
         raise UsageValueError(
             f"the persistent kernel needs W_hh ({H}x{H}, {H * H * itemsize} bytes) and a row "
             f"of state in {config.PERSISTENT_SMEM_BYTES} bytes of shared memory; "
-            "use NUMRNN_CUPY_PATH=steps or auto"
+            "use NUMRNN_CUPY_PATH=multiblock, steps or auto"
         )
     if requested == "auto":
         return "persistent" if fits else "steps"
     return requested
+
+
+def _require_cudadevrt() -> None:
+    """The multi-block kernel's grid barrier is linked from CUDA's libcudadevrt.a."""
+    from numrnn.kernels import cuda_toolchain
+
+    if not cuda_toolchain.simulated() and not cuda_toolchain.cudadevrt_path():
+        raise RuntimeError(
+            "the 'multiblock' GPU path links CUDA's libcudadevrt.a (its grid barrier), which "
+            "Numba does not find: install 'numba-cuda[cu13]' or a CUDA toolkit, or set CUDA_HOME; "
+            "use NUMRNN_CUPY_PATH=steps or auto")
 
 
 def _itemsize(dtype) -> int:
@@ -119,15 +176,29 @@ def _on_gpu(xp) -> bool:
     return getattr(xp, "cuda", None) is not None and hasattr(xp.cuda, "Stream")
 
 
-def _kernel_stream(xp):
-    """The Numba stream for the kernels: CuPy's current stream, so they run in order with
-    CuPy's work; 0 (the default stream) with NumPy standing in."""
+#: CUDA's special stream handles, as CuPy reports them in ``Stream.ptr``.
+_LEGACY_DEFAULT_STREAM = (0, 1)  # 0: the null stream (CuPy's default), 1: cudaStreamLegacy
+_PER_THREAD_DEFAULT_STREAM = 2  # cudaStreamPerThread (CuPy's Stream.ptds)
+
+
+def kernel_stream(xp):
+    """The Numba stream for CuPy's current stream, so the kernels run in order with CuPy's work.
+
+    Never Numba's ``default_stream()``, which is the per-thread stream when
+    ``NUMBA_CUDA_PER_THREAD_DEFAULT_STREAM=1``: CuPy's null stream (``ptr`` 0) is the
+    legacy default stream, named so; any other stream is wrapped as it is. With NumPy
+    standing in for CuPy (tests, the simulator): 0.
+    """
     if not _on_gpu(xp):
         return 0
     from numba import cuda
 
     ptr = xp.cuda.get_current_stream().ptr
-    return cuda.external_stream(ptr) if ptr else cuda.default_stream()
+    if ptr in _LEGACY_DEFAULT_STREAM:
+        return cuda.legacy_default_stream()
+    if ptr == _PER_THREAD_DEFAULT_STREAM:
+        return cuda.per_thread_default_stream()
+    return cuda.external_stream(ptr)
 
 
 def _biases(xp, b_ih, b_hh, H: int, dtype):
@@ -144,7 +215,7 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
 
     Parameters
     ----------
-    x : (T, N, D) inputs.   h0 : (N, H).   w_ih : (H, D).   w_hh : (H, H).
+    x : (T, N, I) inputs.   h0 : (N, H).   w_ih : (H, I).   w_hh : (H, H).
     b_ih, b_hh : (H,) or None.   nonlinearity : ``"tanh"`` or ``"relu"``.
 
     Returns
@@ -152,7 +223,7 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     h : (T, N, H) hidden state after every step.
     cache : CupyRNNCache for :func:`rnn_backward`.
     """
-    T, N, D = x.shape
+    T, N, I = x.shape
     H = h0.shape[1]
     path = choose_path(N, H, x.dtype)
     return forward_on_path(path, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity)
@@ -172,17 +243,17 @@ def forward_on_path(path, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity=
     xp = get_array_module(x)
     cu = _cuda()
     relu = _relu_flag(nonlinearity)
-    T, N, D = x.shape
+    T, N, I = x.shape
     H = h0.shape[1]
     k = cu.kernels_for(x.dtype)
     h0c, w_hhc = xp.ascontiguousarray(h0), xp.ascontiguousarray(w_hh)
     b_ih_, b_hh_ = _biases(xp, b_ih, b_hh, H, x.dtype)
-    xw = (x.reshape(T * N, D) @ w_ih.T).reshape(T, N, H)  # all steps' input projection: one GEMM
-    if path == "persistent":
+    xw = (x.reshape(T * N, I) @ w_ih.T).reshape(T, N, H)  # all steps' input projection: one GEMM
+    if path in ("persistent", "multiblock"):
         h = xp.empty((T, N, H), dtype=x.dtype)
         dv = cu.device_view
-        cu.launch_persistent_forward(k, _kernel_stream(xp), dv(xw), dv(h0c), dv(w_hhc), dv(b_ih_),
-                                     dv(b_hh_), dv(h), relu)
+        launch = cu.launch_persistent_forward if path == "persistent" else cu.launch_multiblock_forward
+        launch(k, kernel_stream(xp), dv(xw), dv(h0c), dv(w_hhc), dv(b_ih_), dv(b_hh_), dv(h), relu)
     elif path == "steps":
         h = _steps_forward(xp, k, xw, h0c, w_hhc, b_ih_, b_hh_, relu, capture)
     else:
@@ -213,7 +284,7 @@ def _steps_forward(xp, k, xw, h0, w_hh, b_ih, b_hh, relu, capture):
         h = xp.empty((T, N, H), dtype=xw.dtype)
         hw = xp.empty((N, H), dtype=xw.dtype)
         w_hhT = xp.ascontiguousarray(w_hh.T)
-        _forward_steps(xp, k, _kernel_stream(xp), xw, h0, w_hhT, b_ih, b_hh, h, hw, relu)
+        _forward_steps(xp, k, kernel_stream(xp), xw, h0, w_hhT, b_ih, b_hh, h, hw, relu)
         return h
 
     def build():
@@ -240,7 +311,7 @@ def rnn_backward(dh, cache: CupyRNNCache):
 
     Returns
     -------
-    dx : (T, N, D);  dh0 : (N, H);  dw_ih : (H, D);  dw_hh : (H, H);
+    dx : (T, N, I);  dh0 : (N, H);  dw_ih : (H, I);  dw_hh : (H, H);
     db_ih, db_hh : (H,), or None without bias.
     """
     return backward_on_path(dh, cache)
@@ -257,12 +328,13 @@ def backward_on_path(dh, cache: CupyRNNCache, capture=None):
     T, N, H = dh.shape
     dh = xp.ascontiguousarray(dh)
     w_hh = xp.ascontiguousarray(cache.w_hh)
-    if cache.path == "persistent":
+    if cache.path in ("persistent", "multiblock"):
         da = xp.empty((T, N, H), dtype=dh.dtype)
         dh0 = xp.empty((N, H), dtype=dh.dtype)
         dv = cu.device_view
-        cu.launch_persistent_backward(k, _kernel_stream(xp), dv(dh), dv(cache.h), dv(w_hh), dv(da),
-                                      dv(dh0), relu)
+        launch = (cu.launch_persistent_backward if cache.path == "persistent"
+                  else cu.launch_multiblock_backward)
+        launch(k, kernel_stream(xp), dv(dh), dv(cache.h), dv(w_hh), dv(da), dv(dh0), relu)
     else:
         da, dh0 = _steps_backward(xp, k, dh, cache.h, w_hh, relu, capture)
     dx, dw_ih, dw_hh, db_ih, db_hh = _gradients_from_da(xp, da, cache)
@@ -289,7 +361,7 @@ def _steps_backward(xp, k, dh, h, w_hh, relu, capture):
     if capture is None:
         da = xp.empty((T, N, H), dtype=dh.dtype)
         dh_next = xp.empty((N, H), dtype=dh.dtype)
-        _backward_steps(xp, k, _kernel_stream(xp), dh, h, w_hh, da, dh_next, relu)
+        _backward_steps(xp, k, kernel_stream(xp), dh, h, w_hh, da, dh_next, relu)
         return da, dh_next
 
     def build():
@@ -308,10 +380,10 @@ def _steps_backward(xp, k, dh, h, w_hh, relu, capture):
 def _gradients_from_da(xp, da, cache: CupyRNNCache) -> tuple:
     """dx, dw_ih, dw_hh, db_ih, db_hh from every step's da_t: one GEMM (or sum) each."""
     T, N, H = da.shape
-    D = cache.x.shape[2]
+    I = cache.x.shape[2]
     da2 = da.reshape(T * N, H)
-    dx = (da2 @ cache.w_ih).reshape(T, N, D)  # (T, N, D)
-    dw_ih = da2.T @ cache.x.reshape(T * N, D)  # (H, D)
+    dx = (da2 @ cache.w_ih).reshape(T, N, I)  # (T, N, I)
+    dw_ih = da2.T @ cache.x.reshape(T * N, I)  # (H, I)
     h_prev = xp.concatenate([cache.h0[None], cache.h[:-1]], axis=0).reshape(T * N, H)  # h_{t-1}
     dw_hh = da2.T @ h_prev  # (H, H)
     db = da2.sum(axis=0) if cache.has_bias else None  # (H,)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from numrnn._checks import as_float_array, check_shape
+from numrnn._checks import as_float_array, check_bool, check_shape
 from numrnn.backend import get_array_module
 from numrnn.cells import CellSpec
 from numrnn.cells.generic import run_step_backward, run_step_forward
 from numrnn.errors import UsageValueError
+from numrnn.memory import check_allocation, parameter_bytes
 from numrnn.nn.cellstate import (
     check_sizes,
     init_uniform,
@@ -46,12 +47,14 @@ class Cell(Module):
         self.cell: CellSpec = resolve_cell(cell, name)
         self.options = self.cell.resolve_options(options, name)
         self.input_size, self.hidden_size = check_sizes(name, input_size, hidden_size)
-        self.bias = bool(bias)
+        self.bias = check_bool(bias, "bias", name)
         self.rng = np.random.default_rng(seed)
         G, H = self.cell.gates, self.hidden_size
         shapes = {"weight_ih": (G * H, self.input_size), "weight_hh": (G * H, H)}
         if self.bias:
             shapes.update(bias_ih=(G * H,), bias_hh=(G * H,))
+        check_allocation(parameter_bytes(shapes.values(), self.dtype),
+                         f"{name}({self.input_size}, {H}) (parameters and gradients)")
         for pname, shape in shapes.items():
             self._add_param(pname, init_uniform(self.rng, shape, H, self.dtype))
 

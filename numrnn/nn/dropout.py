@@ -39,7 +39,10 @@ class Dropout(Module):
     def forward(self, x):
         """x (any shape, float) -> same shape."""
         xp = get_array_module(x)
-        x = xp.asarray(x)
+        try:
+            x = xp.asarray(x)
+        except (TypeError, ValueError) as exc:  # ragged lists and the like
+            raise UsageTypeError(f"Dropout: input must be an array; got {type(x).__name__}") from exc
         if x.dtype not in FLOAT_DTYPES:
             raise UsageTypeError(f"Dropout: input must be float32 or float64; got dtype {x.dtype}")
         active = self.training and self.p > 0
@@ -49,16 +52,15 @@ class Dropout(Module):
                 keep = self.rng.random(x.shape) >= self.p
                 self._mask = xp.asarray(keep / (1.0 - self.p))
             mask = self._mask.astype(x.dtype, copy=False)
-            self._cache = (True, x.shape, x.dtype)
+            self._cache = (mask, x.shape, x.dtype)  # the mask travels with this thread's cache
             return x * mask
-        self._cache = (False, x.shape, x.dtype)
+        self._cache = (None, x.shape, x.dtype)
         return x
 
     def backward(self, dy):
         """dL/dy -> dL/dx: the same mask (or the identity in eval mode)."""
-        if self._cache is None:
-            raise RuntimeError("Dropout.backward called before forward: run the forward pass first")
-        active, shape, dtype = self._cache
+        mask, shape, dtype = self._saved_cache()  # RuntimeError before a forward or after a backward
         dy = as_float_array(dy, "dy", "Dropout", dtype)  # an integer dy would truncate the mask
         check_shape(dy, shape, "dy", "Dropout", "(the output's)")
-        return dy * self._mask.astype(dy.dtype, copy=False) if active else dy
+        self._used_cache()
+        return dy if mask is None else dy * mask

@@ -20,6 +20,7 @@ import numpy as np
 from numrnn._checks import as_float_array, check_positive_int
 from numrnn.backend import get_array_module
 from numrnn.errors import UsageTypeError, UsageValueError
+from numrnn.memory import check_allocation, parameter_bytes
 from numrnn.nn.module import Module
 
 
@@ -34,7 +35,9 @@ class Embedding(Module):
         values count from the end, as in PyTorch).
     dtype, seed : parameter dtype and the seed of the N(0, 1) initialisation.
 
-    Parameter ``weight`` (V, E), initialised from N(0, 1) as PyTorch does.
+    Parameter ``weight`` (V, E), initialised from N(0, 1) as PyTorch does. Sizes beyond
+    the allocation guard's bound raise :class:`numrnn.errors.SizeError` before anything
+    is allocated (:mod:`numrnn.memory`).
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
@@ -51,6 +54,8 @@ class Embedding(Module):
                                       f"{self.num_embeddings}); got {padding_idx}")
             padding_idx = int(padding_idx) % self.num_embeddings
         self.padding_idx = padding_idx
+        check_allocation(parameter_bytes([(self.num_embeddings, self.embedding_dim)], self.dtype),
+                         f"Embedding({self.num_embeddings}, {self.embedding_dim}) (weight and its gradient)")
         self.rng = np.random.default_rng(seed)
         w = self.rng.standard_normal((self.num_embeddings, self.embedding_dim)).astype(self.dtype)
         if padding_idx is not None:
@@ -73,7 +78,11 @@ class Embedding(Module):
 
     def _check_ids(self, ids):
         xp = get_array_module(ids)
-        ids = xp.asarray(ids)
+        try:
+            ids = xp.asarray(ids)
+        except (TypeError, ValueError) as exc:  # ragged lists and the like
+            raise UsageTypeError(f"Embedding: input must be an array of integer token ids; got "
+                                 f"{type(ids).__name__}") from exc
         if ids.dtype.kind not in "iu":
             raise UsageTypeError(f"Embedding: input must be integer token ids; got dtype {ids.dtype}")
         if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= self.num_embeddings):
@@ -89,9 +98,7 @@ class Embedding(Module):
 
     def backward(self, dy):
         """Add dL/dy (..., E) into ``grads["weight"]``; returns ``None`` (ids have no gradient)."""
-        ids = self._cache
-        if ids is None:
-            raise RuntimeError("Embedding.backward called before forward: run the forward pass first")
+        ids = self._saved_cache()  # this thread's forward; RuntimeError before it or after a backward
         dy = as_float_array(dy, "dy", "Embedding", self.dtype)
         expected = (*ids.shape, self.embedding_dim)
         if tuple(dy.shape) != expected:
@@ -103,4 +110,5 @@ class Embedding(Module):
         if self.padding_idx is not None:
             dw[self.padding_idx] = 0
         self._accumulate("weight", dw)
+        self._used_cache()
         return None

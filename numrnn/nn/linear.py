@@ -6,9 +6,10 @@ import math
 
 import numpy as np
 
-from numrnn._checks import as_float_array, check_positive_int
+from numrnn._checks import as_float_array, check_bool, check_positive_int
 from numrnn.errors import UsageValueError
 from numrnn.functional.linear import linear_backward, linear_forward
+from numrnn.memory import check_allocation, parameter_bytes
 from numrnn.nn.module import Module
 
 
@@ -17,7 +18,9 @@ class Linear(Module):
 
     Works on (N, F) and on sequences (T, N, F) alike. Parameters ``weight``
     (out_features, in_features) and ``bias`` (out_features,), initialised from
-    U(-1/sqrt(in_features), 1/sqrt(in_features)) as PyTorch does.
+    U(-1/sqrt(in_features), 1/sqrt(in_features)) as PyTorch does. Sizes beyond the
+    allocation guard's bound raise :class:`numrnn.errors.SizeError` before anything is
+    allocated (:mod:`numrnn.memory`).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
@@ -25,7 +28,10 @@ class Linear(Module):
         super().__init__(dtype)
         self.in_features = check_positive_int(in_features, "in_features", "Linear")
         self.out_features = check_positive_int(out_features, "out_features", "Linear")
-        self.bias = bool(bias)
+        self.bias = check_bool(bias, "bias", "Linear")
+        shapes = [(self.out_features, self.in_features)] + [(self.out_features,)] * self.bias
+        check_allocation(parameter_bytes(shapes, self.dtype),
+                         f"Linear({self.in_features}, {self.out_features}) (parameters and gradients)")
         self.rng = np.random.default_rng(seed)
         k = 1.0 / math.sqrt(self.in_features)
         self._add_param("weight", self.rng.uniform(-k, k, (self.out_features, self.in_features))
@@ -50,15 +56,15 @@ class Linear(Module):
 
     def backward(self, dy):
         """dL/dy (..., out_features) -> dL/dx (..., in_features); adds into :attr:`grads`."""
-        if self._cache is None:
-            raise RuntimeError("Linear.backward called before forward: run the forward pass first")
+        cache = self._saved_cache()  # this thread's forward; RuntimeError before it or after a backward
         dy = as_float_array(dy, "dy", "Linear", self.dtype)
-        expected = (*self._cache.lead, self.out_features)
+        expected = (*cache.lead, self.out_features)
         if tuple(dy.shape) != expected:
             raise UsageValueError(f"Linear: dy must have shape {expected} (the output's); got "
                                   f"{tuple(dy.shape)}")
-        dx, dw, db = linear_backward(dy, self._cache)
+        dx, dw, db = linear_backward(dy, cache)
         self._accumulate("weight", dw)
         if self.bias:
             self._accumulate("bias", db)
+        self._used_cache()
         return dx

@@ -20,12 +20,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from numrnn._checks import check_positive_int, check_real
+from numrnn._checks import check_bool, check_positive_int, check_real
 from numrnn.backend import check_backend_name, get_ops
 from numrnn.cells import CellSpec
 from numrnn.cells.generic import generic_ops
 from numrnn.device import backend_device, check_device, module_backend, to_device
 from numrnn.errors import UsageTypeError, UsageValueError
+from numrnn.memory import check_allocation, parameter_bytes
 from numrnn.nn.boundary import Boundary
 from numrnn.nn.cellstate import (
     check_sizes,
@@ -114,10 +115,10 @@ class Recurrent(Module):
                 f"got proj_size={proj_size}, hidden_size={hidden_size}"
             )
         check_real(dropout, "dropout", name, 0, 1, high_open=True)
-        self.bias = bool(bias)
-        self.batch_first = bool(batch_first)
+        self.bias = check_bool(bias, "bias", name)
+        self.batch_first = check_bool(batch_first, "batch_first", name)
         self.dropout = float(dropout)
-        self.bidirectional = bool(bidirectional)
+        self.bidirectional = check_bool(bidirectional, "bidirectional", name)
         self.backend = check_backend_name(backend)
         self.recompute = check_recompute(recompute, name)
         self.last_backend: str | None = None  # the backend the last forward ran on
@@ -165,15 +166,23 @@ class Recurrent(Module):
     _weights = layer_weights  # the name diagnostics and tests used before
 
     def _init_params(self) -> None:
-        """PyTorch's initialisation: every parameter from U(-1/sqrt(H), 1/sqrt(H))."""
+        """PyTorch's initialisation: every parameter from U(-1/sqrt(H), 1/sqrt(H)).
+
+        The bytes are added up and checked (numrnn.memory) before anything is allocated:
+        ``nr.RNN(3, 10**9)`` is a SizeError at once, not a process the OS kills.
+        """
         H, P, G = self.hidden_size, self.output_size, self.cell.gates
+        planned = []  # (name, shape) of every parameter, before any is allocated
         for layer in range(self.num_layers):
             in_size = self.input_size if layer == 0 else P * self.num_directions
             for d in range(self.num_directions):
                 shapes = [(G * H, in_size), (G * H, P), (G * H,), (G * H,), (P, H)]
-                for pname, shape in zip(self._names(layer, d), shapes):
-                    if pname is not None:
-                        self._add_param(pname, init_uniform(self.rng, shape, H, self.dtype))
+                planned += [(n, s) for n, s in zip(self._names(layer, d), shapes) if n is not None]
+        check_allocation(parameter_bytes([s for _, s in planned], self.dtype),
+                         f"{type(self).__name__}({self.input_size}, {H}, num_layers={self.num_layers}) "
+                         "(parameters and gradients)")
+        for pname, shape in planned:
+            self._add_param(pname, init_uniform(self.rng, shape, H, self.dtype))
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -276,9 +285,10 @@ class Recurrent(Module):
             dropout_mask=(lambda layer, shape: self._dropout_mask(layer, shape, xp)) if use_dropout else None,
             xp=xp,
         )
-        path = getattr(stack.layers[0][0], "path", None)  # a kernel module that chooses among paths
+        # a kernel module that chooses among paths (cupy_rnn) says which ran in its caches
+        paths = sorted({c.path for layer in stack.layers for c in layer if hasattr(c, "path")})
         self.last_backend = backend
-        self.last_kernels = ops.name if path is None else f"{ops.name} ({path})"
+        self.last_kernels = ops.name + (f" ({', '.join(paths)})" if paths else "")
         self._cache = RecurrentCache(ops, stack, boundary, tuple(out.shape))
         return boundary.leave(out), join_states(self.cell, boundary.leave_states(states_n))
 

@@ -21,11 +21,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from numrnn._checks import FLOAT_DTYPES, as_float_array, check_lengths, check_shape
+from numrnn._checks import FLOAT_DTYPES, as_float_array, check_bool, check_lengths, check_shape
 from numrnn.backend import get_array_module
 from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.nn.module import Module
 from numrnn.nn.recurrent import RecurrentBase
+
+
+def _as_array(x, owner: str):
+    """``x`` as an array (NumPy or CuPy kept), or a UsageTypeError for a ragged list and the like."""
+    try:
+        return get_array_module(x).asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise UsageTypeError(f"{owner}: input must be an array; got {type(x).__name__}") from exc
 
 
 def _is_recurrent(module) -> bool:
@@ -118,6 +126,9 @@ class Sequential(Module):
 
     def backward(self, dy):
         """dL/dy -> dL/dx, every module in reverse; parameter gradients are added."""
+        if dy is None:
+            raise UsageTypeError("Sequential.backward: dy must be the gradient of the output (an array); "
+                                 "got None")
         dhx = []
         d = dy
         modules = self.modules
@@ -158,7 +169,7 @@ class LastStep(Module):
 
     def __init__(self, batch_first: bool = False):
         super().__init__()
-        self.batch_first = bool(batch_first)
+        self.batch_first = check_bool(batch_first, "batch_first", "LastStep")
         self._cache = None
 
     def __repr__(self) -> str:
@@ -166,8 +177,8 @@ class LastStep(Module):
 
     def forward(self, x, lengths=None):
         """(T, N, F) -> (N, F): the output at step ``lengths - 1`` (or T - 1)."""
+        x = _as_array(x, "LastStep")
         xp = get_array_module(x)
-        x = xp.asarray(x)
         if x.dtype not in FLOAT_DTYPES:
             raise UsageTypeError(f"LastStep: input must be float32 or float64; got dtype {x.dtype}")
         if x.ndim not in (2, 3):
@@ -189,9 +200,7 @@ class LastStep(Module):
 
     def backward(self, dy):
         """dL/dy (N, F) -> dL/dx shaped like the input, nonzero only at the last steps."""
-        if self._cache is None:
-            raise RuntimeError("LastStep.backward called before forward: run the forward pass first")
-        shape, dtype, last, N = self._cache
+        shape, dtype, last, N = self._saved_cache()  # RuntimeError before a forward or after a backward
         dy = as_float_array(dy, "dy", "LastStep", dtype)
         xp = get_array_module(dy)
         expected = (shape[-1],) if last is None else (N, shape[-1])
@@ -199,7 +208,8 @@ class LastStep(Module):
         dx = xp.zeros(shape, dtype=dy.dtype)
         if last is None:
             dx[-1] = dy
-            return dx
-        dseq = dx.transpose(1, 0, 2) if self.batch_first else dx  # a view of dx, (T, N, F)
-        dseq[xp.asarray(last), xp.arange(N)] = dy
+        else:
+            dseq = dx.transpose(1, 0, 2) if self.batch_first else dx  # a view of dx, (T, N, F)
+            dseq[xp.asarray(last), xp.arange(N)] = dy
+        self._used_cache()
         return dx

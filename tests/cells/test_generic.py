@@ -44,3 +44,11 @@ def test_generic_loop_equals_the_sequence_functions(spec, kw, bias, rng):
 
 def test_generic_ops_names_itself():
     assert generic_ops(RNN_CELL).name == "numrnn.cells.generic"
+
+
+def test_check_gradients_names_the_states_after_the_cell(rng):
+    spec = dataclasses.replace(steps_only(LSTM_CELL), name="lstm_hm", states=("h", "m"))
+    layer = nr.Recurrent(spec, 3, 4, dtype=np.float64, seed=0)
+    report = nr.check_gradients(layer, rng.standard_normal((3, 2, 3)))
+    assert report.ok, str(report)
+    assert {"h0", "m0"} <= set(report.errors) and "c0" not in report.errors

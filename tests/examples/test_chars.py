@@ -13,6 +13,7 @@ def test_chars_loss_falls_well_below_uniform(tmp_path, capsys):
     assert main(["train", "chars", "--out", str(tmp_path), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "TARGET REACHED" in out
+    assert "which code ran: RNN ran numrnn/" in out
     V = int(re.search(r"V = (\d+)", out).group(1))
     val, ppl = map(float, re.search(r"validation: (\S+) nats/char, perplexity (\S+)", out).groups())
     assert val < 0.5 * math.log(V)

@@ -12,6 +12,7 @@ def test_classify_accuracy_above_95(tmp_path, capsys):
     assert main(["train", "classify", "--out", str(tmp_path), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "TARGET REACHED" in out
+    assert "which code ran: GRU ran numrnn/" in out
     acc = float(re.search(r"test accuracy (\S+)% \(target", out).group(1))
     assert acc > 95
     assert f"reloaded: test accuracy {acc:.1f}%" in out

@@ -14,6 +14,7 @@ def test_sine_reaches_its_target(tmp_path, capsys):
     assert main(["train", "sine", "--out", str(tmp_path), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "TARGET REACHED" in out and "predictions identical" in out
+    assert "which code ran: RNN ran numrnn/" in out
     mse = float(re.search(r"test MSE (\S+) \(target", out).group(1))
     assert mse < 1e-3
     model = load(tmp_path / "model.npz")  # the checkpoint forecasts as well as the printout says

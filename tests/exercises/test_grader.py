@@ -32,8 +32,20 @@ def test_student_folder_fails_and_names_every_function(tmp_path):
     text = str(result)
     for e in EXERCISES:
         assert e.name in text
-    row = result.rows_of("rnn_step_backward")[0]
-    assert "rnn.py line" in row.message and "your rnn_step_forward first" in row.message
+    row = result.rows_of("rnn_step_backward")[0]  # its own stub raised, not the forward's
+    assert "rnn.py line" in row.message and "in rnn_step_backward" in row.message
+    assert "checked with numrnn's rnn_step_forward" in row.message
+
+
+def test_a_backward_is_graded_even_when_its_forward_is_wrong(solutions):
+    """The backward is checked with numrnn's forward while the student's forward fails."""
+    plant(solutions, "rnn.py", "h_next = activation_forward(a, nonlinearity)",
+          "h_next = activation_forward(2 * a, nonlinearity)")
+    result = grade(solutions, only="rnn.py")
+    assert "rnn_step_forward" in result.failed
+    backward = result.rows_of("rnn_step_backward")
+    assert backward and all(r.ok for r in backward)
+    assert all("checked with numrnn's rnn_step_forward" in r.message for r in backward)
 
 
 @pytest.mark.parametrize("new", ["dh[t], cache.steps[t]", "dh[t] + 0.5 * dh_carry, cache.steps[t]"],

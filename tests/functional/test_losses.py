@@ -132,3 +132,9 @@ def test_textbook_pair_is_what_cross_entropy_runs(logits_targets):
     np.testing.assert_allclose(softmax_cross_entropy_backward(2.5, cache), 2.5 * want_dz, rtol=1e-15)
     all_counted, _ = softmax_cross_entropy_forward(z, y)
     assert all_counted == pytest.approx(nr.cross_entropy(z, y)[0], rel=1e-15)
+
+
+def test_mse_loss_on_an_empty_batch_is_a_clear_error():
+    """Issue 13 item 6: was a ZeroDivisionError (after a NaN mean and a RuntimeWarning)."""
+    with pytest.raises(ValueError, match=r"mse_loss: pred is empty \(shape \(0, 3\)\)"):
+        nr.mse_loss(np.zeros((0, 3)), np.zeros((0, 3)))

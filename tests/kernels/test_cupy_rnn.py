@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import types
 
@@ -24,6 +25,8 @@ import numrnn as nr
 from numrnn import backend, config
 from numrnn.functional import rnn as reference
 from numrnn.kernels import cupy_rnn
+from tests.kernels import fake_cuda_streams
+from tests.kernels.fake_cuda_streams import CaptureError
 
 SIM = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 main_process = pytest.mark.skipif(SIM, reason="runs in the main test process")
@@ -128,9 +131,11 @@ def test_to_refuses_unknown_devices():
 @main_process
 def test_forcing_a_kernel_path_without_numba_cuda_is_an_error(monkeypatch):
     monkeypatch.setattr(cupy_rnn, "kernels_available", lambda: False)
-    assert cupy_rnn.choose_path(4, 8, np.float32, "auto") == "reference"
-    for path in ("steps", "persistent"):
-        with pytest.raises(RuntimeError, match="Numba's CUDA target"):
+    monkeypatch.setattr(cupy_rnn, "unavailable_reason", lambda: "no CUDA GPU answers Numba")
+    with pytest.warns(cupy_rnn.GpuKernelsWarning):
+        assert cupy_rnn.choose_path(4, 8, np.float32, "auto") == "reference"
+    for path in ("steps", "persistent", "multiblock"):
+        with pytest.raises(RuntimeError, match="Numba's CUDA target, NVVM.*no CUDA GPU answers"):
             cupy_rnn.choose_path(4, 8, np.float32, path)
 
 
@@ -148,6 +153,166 @@ def test_path_choice_follows_shared_memory(monkeypatch):
     monkeypatch.setenv("NUMRNN_CUPY_PATH", "warp")
     with pytest.raises(ValueError, match="NUMRNN_CUPY_PATH"):
         cupy_rnn.choose_path(1, 32, np.float32)
+
+
+@main_process
+@pytest.mark.parametrize("N,H", [(1, 32), (32, 128), (64, 512)])  # S1, S4, S6
+def test_auto_never_picks_the_multiblock_kernel_but_the_variable_forces_it(monkeypatch, N, H):
+    """No GPU measurement has shown stage 3 ahead yet, so only NUMRNN_CUPY_PATH picks it."""
+    from numrnn.kernels import cuda_toolchain
+
+    monkeypatch.setattr(cupy_rnn, "kernels_available", lambda: True)
+    monkeypatch.setattr(cuda_toolchain, "cudadevrt_path", lambda: "/cuda/lib64/libcudadevrt.a")
+    for dtype in (np.float32, np.float64):
+        assert cupy_rnn.choose_path(N, H, dtype, "auto") in ("persistent", "steps")
+        monkeypatch.setenv("NUMRNN_CUPY_PATH", "multiblock")
+        assert cupy_rnn.choose_path(N, H, dtype) == "multiblock"
+        monkeypatch.delenv("NUMRNN_CUPY_PATH")
+    with pytest.raises(ValueError, match="rows of W_hh .* shared memory"):
+        cupy_rnn.choose_path(4, 1536, np.float32, "multiblock")  # S8: 12 rows of 6 KB per block
+
+
+@main_process
+def test_multiblock_without_cudadevrt_is_an_error(monkeypatch):
+    from numrnn.kernels import cuda_toolchain
+
+    monkeypatch.setattr(cupy_rnn, "kernels_available", lambda: True)
+    monkeypatch.setattr(cuda_toolchain, "cudadevrt_path", lambda: "")
+    with pytest.raises(RuntimeError, match="libcudadevrt.a"):
+        cupy_rnn.choose_path(32, 128, np.float32, "multiblock")
+
+
+# -- the toolchain: each missing piece, faked, makes auto fall back with one warning ----------------
+@pytest.fixture
+def toolchain(monkeypatch):
+    """cuda_toolchain with a fresh cache, and a GPU, NVVM and a compiler that all answer:
+    each test takes one piece away. Nothing here needs a GPU or the real libraries."""
+    from numba import cuda
+    from numba.cuda.cudadrv import nvvm
+
+    from numrnn.kernels import cuda_toolchain
+
+    monkeypatch.delenv("NUMRNN_CUPY_PATH", raising=False)
+    monkeypatch.setattr(cuda, "is_available", lambda: True)
+    monkeypatch.setattr(nvvm, "is_available", lambda: True)
+    monkeypatch.setattr(cuda, "compile_ptx_for_current_device", lambda *a, **k: (".entry", None))
+    monkeypatch.setattr(cupy_rnn, "_WARNED", set())
+    cuda_toolchain.clear()
+    yield cuda_toolchain
+    cuda_toolchain.clear()
+
+
+def _falls_back_once(reason_pattern: str) -> None:
+    """auto takes the reference with exactly one warning matching the pattern; a path asked
+    for by name raises, quoting the same reason."""
+    import warnings
+
+    with pytest.warns(cupy_rnn.GpuKernelsWarning, match=reason_pattern) as caught:
+        assert cupy_rnn.choose_path(2, 8, np.float32, "auto") == "reference"
+    assert len(caught) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cupy_rnn.choose_path(2, 8, np.float32, "auto") == "reference"  # said once
+    for path in ("persistent", "steps", "multiblock"):
+        with pytest.raises(RuntimeError, match=reason_pattern):
+            cupy_rnn.choose_path(2, 8, np.float32, path)
+
+
+@main_process
+def test_everything_present_means_kernels(toolchain):
+    status = toolchain.status()
+    assert status.ok and status.problems == () and status.target.startswith("numba-cuda")
+    assert cupy_rnn.kernels_available()
+    assert cupy_rnn.choose_path(2, 8, np.float32, "auto") == "persistent"
+
+
+@main_process
+def test_without_the_cuda_target_auto_falls_back(toolchain, monkeypatch):
+    import sys
+
+    import numba
+
+    monkeypatch.delattr(numba, "cuda")  # `from numba import cuda` then really fails
+    monkeypatch.setitem(sys.modules, "numba.cuda", None)
+    status = toolchain.status()
+    assert not status.ok and status.target == ""
+    _falls_back_once(r"CUDA target does not import \((ModuleNotFound|Import)Error.*numba-cuda")
+
+
+@main_process
+def test_without_nvvm_auto_falls_back(toolchain, monkeypatch):
+    from numba.cuda.cudadrv import nvvm
+
+    monkeypatch.setattr(nvvm, "is_available", lambda: False)
+    _falls_back_once(r"no NVVM.*libnvvm.*numba-cuda\[cu13\]")
+
+
+@main_process
+def test_when_the_compiler_fails_auto_falls_back(toolchain, monkeypatch):
+    from numba import cuda
+
+    def no_nvrtc(*args, **kwargs):
+        raise OSError('Failure finding "libnvrtc.so.13"')
+
+    monkeypatch.setattr(cuda, "compile_ptx_for_current_device", no_nvrtc)
+    _falls_back_once(r"cannot compile a kernel.*libnvrtc")
+
+
+@main_process
+def test_without_a_device_auto_falls_back(toolchain, monkeypatch):
+    from numba import cuda
+
+    def broken_driver():
+        raise RuntimeError("CUDA driver library cannot be found")
+
+    monkeypatch.setattr(cuda, "is_available", broken_driver)
+    _falls_back_once(r"no CUDA GPU answers Numba")
+
+
+@main_process
+def test_every_missing_piece_is_named(toolchain, monkeypatch):
+    from numba import cuda
+    from numba.cuda.cudadrv import nvvm
+
+    monkeypatch.setattr(cuda, "is_available", lambda: False)
+    monkeypatch.setattr(nvvm, "is_available", lambda: False)
+    assert len(toolchain.status().problems) == 2
+
+
+@main_process
+def test_the_module_records_the_reference_path_it_took(toolchain, monkeypatch, fake_cupy, rng):
+    """A GPU module whose kernels cannot run still runs, warns once and says which path ran."""
+    from numba.cuda.cudadrv import nvvm
+
+    monkeypatch.setattr(nvvm, "is_available", lambda: False)
+    ref, gpu = twins(num_layers=2)
+    x = rng.standard_normal((3, 2, 3))
+    with pytest.warns(cupy_rnn.GpuKernelsWarning, match="NVVM"):
+        out, _ = gpu(fake_cupy.asarray(x))
+    assert rel(out.get(), ref(x)[0]) < 1e-12
+    assert gpu.last_kernels.startswith("numrnn.kernels.cupy_rnn")
+    assert {c.path for c in _layer_caches(gpu)} == {"reference"}
+    assert gpu.last_kernels == "numrnn.kernels.cupy_rnn (reference)"
+
+
+def _layer_caches(module) -> list:
+    """Every (layer, direction) cache the module's last forward kept."""
+    return [c for layer in module._cache.stack.layers for c in layer]
+
+
+@main_process
+def test_kernel_stream_is_cupys_current_stream(monkeypatch):
+    """The kernels go to the stream CuPy's work is on, named explicitly, never Numba's default."""
+    from numba import cuda
+
+    monkeypatch.setattr(cuda, "legacy_default_stream", lambda: "legacy")
+    monkeypatch.setattr(cuda, "per_thread_default_stream", lambda: "per-thread")
+    monkeypatch.setattr(cuda, "external_stream", lambda ptr: ("external", ptr))
+    monkeypatch.setattr(cuda, "default_stream", lambda: pytest.fail("Numba's default stream used"))
+    for ptr, expected in ((0, "legacy"), (1, "legacy"), (2, "per-thread"), (0x7F00, ("external", 0x7F00))):
+        xp = fake_cuda_streams.FakeCupy(ptr)
+        assert cupy_rnn.kernel_stream(xp) == expected
+    assert cupy_rnn.kernel_stream(np) == 0  # NumPy standing in: the simulator's stream
 
 
 # -- the round trip of array kinds, CuPy stood in for ------------------------------------------------
@@ -268,10 +433,10 @@ def test_captured_loop_reads_fresh_weights_and_inputs_every_call(rng, monkeypatc
     monkeypatch.setattr(config, "CUDA_ELEMENTWISE_THREADS", 32)
     cupy_rnn.clear_captured_loops()
     capture = ReplayCapture()
-    T, N, D, H = 3, 2, 3, 4
+    T, N, I, H = 3, 2, 3, 4
     for call in range(3):
-        x, h0, dh = (rng.standard_normal(s) for s in ((T, N, D), (N, H), (T, N, H)))
-        w = dict(w_ih=rng.standard_normal((H, D)), w_hh=rng.standard_normal((H, H)),
+        x, h0, dh = (rng.standard_normal(s) for s in ((T, N, I), (N, H), (T, N, H)))
+        w = dict(w_ih=rng.standard_normal((H, I)), w_hh=rng.standard_normal((H, H)),
                  b_ih=rng.standard_normal(H), b_hh=rng.standard_normal(H))
         h, cache = cupy_rnn.forward_on_path("steps", x, h0, nonlinearity=nonlinearity, capture=capture, **w)
         grads = cupy_rnn.backward_on_path(dh, cache, capture=capture)
@@ -325,3 +490,125 @@ def test_module_runs_the_kernels_with_numpy_standing_in(rng, monkeypatch, path):
     assert rel(dx, dx_r) < 1e-10 and rel(dh0, dh0_r) < 1e-10
     for k, g in m.grads.items():
         assert rel(g, ref.grads[k]) < 1e-10, k
+
+
+# -- stage 3 through the module: the parity grid, under the simulator ---------------------------------
+GRID = list(itertools.product([1, 2, 3], [False, True], [False, True], [True, False], ["tanh", "relu"]))
+PARITY = {np.float64: (1e-10, 1e-9), np.float32: (1e-5, 1e-4)}  # (forward, gradients)
+
+
+@pytest.mark.skipif(not SIM, reason="needs NUMBA_ENABLE_CUDASIM=1 (make test-gpu-sim)")
+@pytest.mark.cudasim
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("layers,bidirectional,batch_first,bias,nonlinearity", GRID)
+def test_multiblock_parity_grid(rng, monkeypatch, dtype, layers, bidirectional, batch_first, bias,
+                                nonlinearity):
+    """The grid of test_cupy_rnn_gpu.py on NUMRNN_CUPY_PATH=multiblock: H = 5 split over two
+    blocks of 3 units (the second partly idle), 2 threads for 6 outputs, one launch per step."""
+    monkeypatch.setattr(config, "MULTIBLOCK_MAX_BLOCKS", 2)
+    monkeypatch.setattr(config, "MULTIBLOCK_THREADS", 2)
+    monkeypatch.setenv("NUMRNN_CUPY_PATH", "multiblock")
+    kw = dict(input_size=3, hidden_size=5, num_layers=layers, bidirectional=bidirectional,
+              batch_first=batch_first, bias=bias, nonlinearity=nonlinearity, dtype=dtype, seed=7)
+    ref, m = nr.RNN(backend="numpy", **kw), nr.RNN(backend="numpy", **kw)
+    T, N, LD = 3, 2, layers * (2 if bidirectional else 1)
+    x = rng.standard_normal((N, T, 3) if batch_first else (T, N, 3)).astype(dtype)
+    h0 = rng.standard_normal((LD, N, 5)).astype(dtype)
+    out_r, hn_r = ref(x, h0)
+    dout, dhn = rng.standard_normal(out_r.shape).astype(dtype), rng.standard_normal(hn_r.shape).astype(dtype)
+    dx_r, dh0_r = ref.backward(dout, dhn)
+    monkeypatch.setattr("numrnn.nn.recurrent.get_ops", lambda backend, cell: cupy_rnn)
+    out, hn = m(x, h0)
+    assert {c.path for c in _layer_caches(m)} == {"multiblock"}
+    tol_f, tol_b = PARITY[dtype]
+    assert rel(out, out_r) < tol_f and rel(hn, hn_r) < tol_f
+    dx, dh0 = m.backward(dout, dhn)
+    assert rel(dx, dx_r) < tol_b and rel(dh0, dh0_r) < tol_b
+    for k, g in m.grads.items():
+        assert rel(g, ref.grads[k]) < tol_b, k
+
+
+# -- streams and graph capture, with CuPy's streams and pool stood in for -----------------------------
+def _layer_problem(rng, fake, T=3, N=2, I=3, H=4):
+    host = dict(x=rng.standard_normal((T, N, I)), h0=rng.standard_normal((N, H)),
+                dh=rng.standard_normal((T, N, H)), w_ih=rng.standard_normal((H, I)),
+                w_hh=rng.standard_normal((H, H)), b_ih=rng.standard_normal(H), b_hh=rng.standard_normal(H))
+    return host, {k: fake.asarray(v) for k, v in host.items()}
+
+
+def _check_layer(host, h, grads, nonlinearity="tanh"):
+    w = {k: host[k] for k in ("w_ih", "w_hh", "b_ih", "b_hh")}
+    h_ref, cache_ref = reference.rnn_forward(host["x"], host["h0"], nonlinearity=nonlinearity, **w)
+    assert rel(np.asarray(h), h_ref) < 1e-10
+    for g, g_ref in zip(grads, reference.rnn_backward(host["dh"], cache_ref)):
+        assert rel(np.asarray(g), g_ref) < 1e-10
+
+
+@pytest.mark.skipif(not SIM, reason="needs NUMBA_ENABLE_CUDASIM=1 (make test-gpu-sim)")
+@pytest.mark.cudasim
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_graph_capture_allocates_and_synchronises_nothing(rng, monkeypatch, nonlinearity):
+    """Stage 1 with CuPy's real capture code (cupy_rnn._cupy_capture): everything the loop
+    enqueues while capturing is recorded on the capturing stream, nothing is allocated from
+    the pool or synchronised then, and replaying the graph gives the reference's numbers."""
+    monkeypatch.setattr(config, "CUDA_ELEMENTWISE_THREADS", 32)
+    monkeypatch.setattr(config, "CUDA_GRAPHS", True)
+    fake = fake_cuda_streams.install(monkeypatch)
+    cupy_rnn.clear_captured_loops()
+    for _ in range(3):
+        host, dev = _layer_problem(rng, fake)
+        w = {k: dev[k] for k in ("w_ih", "w_hh", "b_ih", "b_hh")}
+        h, cache = cupy_rnn.forward_on_path("steps", dev["x"], dev["h0"], nonlinearity=nonlinearity, **w)
+        grads = cupy_rnn.backward_on_path(dev["dh"], cache)
+        _check_layer(host, h, grads, nonlinearity)
+    assert fake.captures == 2  # one forward loop, one backward loop, replayed after that
+    recorded = [(name, ptr) for name, ptr, captured in fake.launches if captured]
+    assert len(recorded) == 2 * 3  # T step kernels forward, T backward: all on the capture stream
+    assert len({ptr for _, ptr in recorded}) == 2 and 0 not in {ptr for _, ptr in recorded}
+    cupy_rnn.clear_captured_loops()
+
+
+@pytest.mark.skipif(not SIM, reason="needs NUMBA_ENABLE_CUDASIM=1 (make test-gpu-sim)")
+@pytest.mark.cudasim
+def test_the_capture_stand_in_catches_allocation_and_synchronisation(monkeypatch):
+    """The stand-in above can fail: a capture that allocates, synchronises or launches on
+    another stream is an error, as it is in CUDA."""
+    fake = fake_cuda_streams.install(monkeypatch)
+    capture = cupy_rnn._cupy_capture(fake)
+    buf = fake.zeros(4)
+    with pytest.raises(CaptureError, match="allocating"):
+        capture(lambda stream: fake.add(buf, 1.0))  # a result without out=: a pool allocation
+    with pytest.raises(CaptureError, match="allocating"):
+        capture(lambda stream: buf.copy())
+    with pytest.raises(CaptureError, match="synchronize"):
+        capture(lambda stream: fake.cuda.get_current_stream().synchronize())
+    with pytest.raises(CaptureError, match="is capturing"):
+        capture(lambda stream: fake.enqueue("kernel", lambda: None, stream=fake.streams[0]))
+    graph = capture(lambda stream: fake.add(buf, 1.0, out=buf))  # into its own memory: recorded
+    assert np.array_equal(buf, [1, 1, 1, 1])  # the warm-up ran once, the capture did not run
+    graph.launch()
+    graph.launch()
+    assert np.array_equal(buf, [3, 3, 3, 3])
+
+
+@pytest.mark.skipif(not SIM, reason="needs NUMBA_ENABLE_CUDASIM=1 (make test-gpu-sim)")
+@pytest.mark.cudasim
+@pytest.mark.parametrize("path", ["steps", "persistent", "multiblock"])
+@pytest.mark.parametrize("ptr", [0, 0x5000])  # CuPy's null stream, or a stream of the user's
+def test_eager_launches_go_to_cupys_current_stream(rng, monkeypatch, path, ptr):
+    monkeypatch.setattr(config, "CUDA_ELEMENTWISE_THREADS", 32)
+    monkeypatch.setattr(config, "PERSISTENT_ROWS_PER_BLOCK", 2)
+    monkeypatch.setattr(config, "MULTIBLOCK_THREADS", 4)
+    monkeypatch.setattr(config, "CUDA_GRAPHS", False)  # stage 1 launched step by step
+    fake = fake_cuda_streams.install(monkeypatch, current_ptr=ptr)
+    host, dev = _layer_problem(rng, fake)
+    w = {k: dev[k] for k in ("w_ih", "w_hh", "b_ih", "b_hh")}
+    h, cache = cupy_rnn.forward_on_path(path, dev["x"], dev["h0"], **w)
+    grads = cupy_rnn.backward_on_path(dev["dh"], cache)
+    _check_layer(host, h, grads)
+    assert fake.launches and {p for _, p, _ in fake.launches} == {ptr}
+    fake.launches.clear()
+    with fake.cuda.Stream(non_blocking=True) as user_stream:  # `with stream:` in the caller
+        h, cache = cupy_rnn.forward_on_path(path, dev["x"], dev["h0"], **w)
+        cupy_rnn.backward_on_path(dev["dh"], cache)
+    assert {p for _, p, _ in fake.launches} == {user_stream.ptr}

@@ -76,3 +76,8 @@ def test_backward_checks_the_dtype_of_dy():
     np.testing.assert_array_equal(drop.backward([[1.0] * 5] * 4), y)  # a float list is cast
     drop(np.ones((4, 5)))  # the same module on float64 input: dy must follow
     assert drop.backward(np.ones((4, 5))).dtype == np.float64
+
+
+def test_ragged_input_is_a_usage_error():
+    with pytest.raises(TypeError, match="Dropout: input must be an array"):
+        nr.Dropout(0.5)([[1.0], [1.0, 2.0]])

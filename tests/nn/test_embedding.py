@@ -77,3 +77,9 @@ def test_bad_construction_and_call_order():
     emb(np.array([0, 1]))
     with pytest.raises(ValueError, match="dy must have shape"):
         emb.backward(np.zeros((3, 2), np.float32))
+
+
+def test_ragged_ids_are_a_usage_error():
+    """Found by tests/properties/test_junk.py: was NumPy's 'inhomogeneous shape' ValueError."""
+    with pytest.raises(TypeError, match="Embedding: input must be an array of integer token ids"):
+        nr.Embedding(5, 2)([[1], [1, 2]])

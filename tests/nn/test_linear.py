@@ -40,3 +40,12 @@ def test_bad_input():
     lin(np.zeros((2, 3), dtype=np.float32))
     with pytest.raises(ValueError, match="dy must have shape \\(2, 4\\)"):
         lin.backward(np.zeros((2, 3), dtype=np.float32))
+
+
+def test_junk_flags_and_dtypes_are_usage_errors():
+    """Found by tests/properties/test_junk.py: bool(array) and np.dtype((None, False)) were
+    NumPy's ValueErrors."""
+    with pytest.raises(TypeError, match="Linear: bias must be True or False"):
+        nr.Linear(2, 2, bias=np.array([]))
+    with pytest.raises(TypeError, match="dtype must be np.float32 or np.float64"):
+        nr.Linear(2, 2, dtype=(None, False))

@@ -136,3 +136,15 @@ def test_last_step_checks_lengths_as_the_recurrent_modules_do(lengths, err, matc
         nr.LastStep()(x, lengths=lengths)
     with pytest.raises(err, match=match):
         nr.RNN(1, 2, dtype=np.float64)(x, lengths=lengths)
+
+
+def test_junk_found_by_the_property_suite_is_a_usage_error():
+    """Each was NumPy's ValueError or a RuntimeError about a module 2 that does not exist."""
+    with pytest.raises(TypeError, match="LastStep: input must be an array"):
+        nr.LastStep()([[1.0], [1.0, 2.0]])
+    with pytest.raises(TypeError, match="LastStep: batch_first must be True or False"):
+        nr.LastStep(batch_first=np.array([]))
+    seq = nr.Sequential(nr.RNN(1, 2, seed=0), nr.LastStep())
+    seq(np.ones((3, 2, 1), np.float32))
+    with pytest.raises(TypeError, match="Sequential.backward: dy must be the gradient of the output"):
+        seq.backward(None)

@@ -1,5 +1,9 @@
 """argparse ``type=`` functions for options that must be positive.
 
+Shared by the commands (``numrnn/commands/``) and the examples (``numrnn/examples/``),
+so it sits beside both rather than inside either: the commands import the examples,
+and the examples import nothing from the commands.
+
 A bad value is reported by argparse itself (``error: argument --batch: must be an
 integer >= 1; got '0'``, exit status 2) instead of failing later inside the run.
 """

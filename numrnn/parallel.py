@@ -33,6 +33,7 @@ where the arithmetic is independent (batch rows; whole GEMMs), never inside a su
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
 
@@ -257,7 +258,12 @@ def _inline(fn):
 
 def run_directions(fn, n: int, xp) -> list:
     """``[fn(d) for d in range(n)]``, the n directions of a layer side by side when the
-    arrays are NumPy's (on a GPU, one after the other: CuPy's stream is the order)."""
-    if n > 1 and getattr(xp, "__name__", "") == "numpy":
+    arrays are NumPy's (on a GPU, one after the other: CuPy's stream is the order).
+
+    Also one after the other under Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``,
+    how the tests run the GPU kernels on NumPy arrays): it takes a kernel launched from
+    any thread but the main one for a call from inside a simulated kernel.
+    """
+    if n > 1 and getattr(xp, "__name__", "") == "numpy" and os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
         return run([lambda d=d: fn(d) for d in range(n)])
     return [fn(d) for d in range(n)]

@@ -473,9 +473,6 @@ def test_module_runs_the_kernels_with_numpy_standing_in(rng, monkeypatch, path):
     monkeypatch.setattr(config, "CUDA_ELEMENTWISE_THREADS", 32)
     monkeypatch.setattr(config, "PERSISTENT_ROWS_PER_BLOCK", 2)
     monkeypatch.setenv("NUMRNN_CUPY_PATH", path)
-    # one thread: the simulated GPU is per thread, and the numpy driver would run the two
-    # directions on two (numrnn/parallel.py)
-    monkeypatch.setenv("NUMRNN_THREADS", "1")
     ref, m = twins(num_layers=2, bidirectional=True, hidden_size=3)
     m.backend = "numpy"
     x = rng.standard_normal((3, 2, 3))

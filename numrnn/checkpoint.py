@@ -68,8 +68,9 @@ FORMAT = "numrnn-checkpoint/2"
 #: key unescaped (it read back as an array); version 2 wraps such dicts.
 READABLE_FORMATS = ("numrnn-checkpoint/1", FORMAT)
 # constructor arguments that do not change the architecture: a file saved with
-# another backend or dtype loads into a model all the same (weights are cast)
-_NOT_ARCHITECTURE = ("backend", "dtype", "seed")
+# another backend, dtype or recompute setting loads into a model all the same (weights
+# are cast; recompute trades memory for time and keeps every gradient)
+_NOT_ARCHITECTURE = ("backend", "dtype", "seed", "recompute")
 # keys of the JSON that mean something to numrnn: a user's dict with one of them is wrapped
 _RESERVED = ("__array__", "__dict__")
 #: Deepest nesting of lists and dicts accepted in ``__meta__`` (a Sequential of
@@ -317,7 +318,7 @@ def build_module(config: dict, classes=None) -> Module:
 
 
 def _config_differences(stored: dict, current: dict, path: str = "") -> list:
-    """Readable differences between two configs, ignoring backend, dtype and seed."""
+    """Readable differences between two configs, ignoring the settings of ``_NOT_ARCHITECTURE``."""
     out = []
     here = path or "model"
     if stored.get("class") != current.get("class"):
@@ -595,8 +596,8 @@ def load_checkpoint(path, model: Module | None = None, classes=None) -> Checkpoi
     Parameters
     ----------
     path : the ``.npz`` written by :func:`save`.
-    model : a model to fill in place. Its config must match the file's (backend, dtype
-        and seed aside); otherwise the error lists every difference and nothing is
+    model : a model to fill in place. Its config must match the file's (backend, dtype,
+        seed and recompute aside); otherwise the error lists every difference and nothing is
         changed. ``None`` rebuilds the model from the file's config.
     classes : module classes of your own that the file may name, and cells that are not
         registered (a list of Module classes and CellSpecs, or a dict name -> class).

@@ -90,6 +90,19 @@ def test_checkpoint_keeps_the_setting(tmp_path):
     assert nr.load(tmp_path / "m.npz").recompute == "sqrt"
 
 
+def test_checkpoint_loads_into_a_model_with_another_setting(tmp_path, rng):
+    """recompute changes memory and time, not the weights: a file saved without it loads
+    into a model with it (and back), and the loaded model keeps its own setting."""
+    x = rng.standard_normal((12, 2, 3))
+    saved = nr.GRU(3, 4, seed=0, dtype=np.float64)
+    nr.save(saved, tmp_path / "m.npz")
+    for setting in ("sqrt", 4):
+        m = nr.GRU(3, 4, recompute=setting, seed=1, dtype=np.float64)
+        nr.load(tmp_path / "m.npz", model=m)
+        assert m.recompute == setting
+        np.testing.assert_array_equal(m(x)[0], saved(x)[0])
+
+
 def test_segments():
     assert segment_length("sqrt", 100) == 10 and segment_length("sqrt", 101) == 11
     assert segment_length("sqrt", 1) == 1 and segment_length(7, 3) == 7

@@ -14,7 +14,7 @@ import numpy as np
 
 from numrnn._checks import as_float_array, check_bool, check_shape
 from numrnn.backend import get_array_module
-from numrnn.cells import CellSpec
+from numrnn.cells import CellSpec, get_cell
 from numrnn.cells.generic import run_step_backward, run_step_forward
 from numrnn.errors import UsageValueError
 from numrnn.memory import check_allocation, parameter_bytes
@@ -22,7 +22,6 @@ from numrnn.nn.cellstate import (
     check_sizes,
     init_uniform,
     join_states,
-    resolve_cell,
     split_states,
     state_label,
 )
@@ -44,7 +43,7 @@ class Cell(Module):
                  dtype=np.float32, seed: int | None = None, options: dict | None = None):
         super().__init__(dtype)
         name = type(self).__name__
-        self.cell: CellSpec = resolve_cell(cell, name)
+        self.cell: CellSpec = get_cell(cell, name)
         self.options = self.cell.resolve_options(options, name)
         self.input_size, self.hidden_size = check_sizes(name, input_size, hidden_size)
         self.bias = check_bool(bias, "bias", name)
@@ -58,19 +57,13 @@ class Cell(Module):
         for pname, shape in shapes.items():
             self._add_param(pname, init_uniform(self.rng, shape, H, self.dtype))
 
-    @property
-    def _n_states(self) -> int:
-        return self.cell.num_states
-
-    @property
-    def _gates(self) -> int:
-        return self.cell.gates
-
     def __repr__(self) -> str:
         extra = "" if self.bias else ", bias=False"
-        extra += "".join(f", {k}={v!r}" for k, v in self.options.items() if v != self.cell.options[k])
+        options = {k: v for k, v in self.options.items() if v != self.cell.options[k]}
         if type(self) is not Cell:  # RNNCell, LSTMCell, GRUCell: the class names the cell
+            extra += "".join(f", {k}={v!r}" for k, v in options.items())  # their own arguments
             return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra})"
+        extra += f", options={options!r}" if options else ""
         return f"Cell({self.cell.name}, {self.input_size}, {self.hidden_size}{extra})"
 
     def _weights(self) -> tuple:

@@ -22,7 +22,7 @@ import numpy as np
 
 from numrnn._checks import check_bool, check_positive_int, check_real
 from numrnn.backend import check_backend_name, get_ops
-from numrnn.cells import CellSpec
+from numrnn.cells import CellSpec, get_cell
 from numrnn.cells.generic import generic_ops
 from numrnn.device import backend_device, check_device, module_backend, to_device
 from numrnn.errors import UsageTypeError, UsageValueError
@@ -32,7 +32,6 @@ from numrnn.nn.cellstate import (
     check_sizes,
     init_uniform,
     join_states,
-    resolve_cell,
     split_states,
     state_label,
 )
@@ -101,7 +100,7 @@ class Recurrent(Module):
     ):
         super().__init__(dtype)
         name = type(self).__name__
-        self.cell: CellSpec = resolve_cell(cell, name)
+        self.cell: CellSpec = get_cell(cell, name)
         self.options = self.cell.resolve_options(options, name)
         self.input_size, self.hidden_size = check_sizes(name, input_size, hidden_size)
         self.num_layers = check_positive_int(num_layers, "num_layers", name)
@@ -138,11 +137,6 @@ class Recurrent(Module):
         """P: the size of h (``proj_size`` when it is set, else ``hidden_size``)."""
         return self.proj_size or self.hidden_size
 
-    @property
-    def _cell(self) -> str:
-        """The cell's name (what this attribute held before cells were described by specs)."""
-        return self.cell.name
-
     def _state_sizes(self) -> tuple:
         """Size of each state: P for h, H for the others (an LSTM's c)."""
         return self.cell.state_sizes(self.hidden_size, self.output_size)
@@ -162,8 +156,6 @@ class Recurrent(Module):
         """The weights of one layer and direction as the cell's functions take them:
         ``(w_ih, w_hh, b_ih, b_hh[, w_hr])``, ``None`` for the biases of ``bias=False``."""
         return tuple(None if n is None else self._params[n] for n in self._names(layer, direction))
-
-    _weights = layer_weights  # the name diagnostics and tests used before
 
     def _init_params(self) -> None:
         """PyTorch's initialisation: every parameter from U(-1/sqrt(H), 1/sqrt(H)).
@@ -202,7 +194,7 @@ class Recurrent(Module):
         if type(self) is not Recurrent:  # RNN, LSTM, GRU: the class names the cell
             return f"{type(self).__name__}({self.extra_repr()})"
         options = {k: v for k, v in self.options.items() if v != self.cell.options[k]}
-        extra = "".join(f", options={{{k!r}: {v!r}}}" for k, v in options.items())
+        extra = f", options={options!r}" if options else ""
         return f"Recurrent({self.cell.name}, {self.extra_repr()}{extra})"
 
     # -- one layer, one direction: the cell's whole-sequence functions -------------------------

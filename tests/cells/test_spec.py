@@ -64,3 +64,19 @@ def test_the_built_in_cells_are_registered():
         nr.register_cell("rnn")
     with pytest.raises(TypeError, match="cell must be a numrnn.CellSpec"):
         nr.Recurrent(np.zeros(3), 2, 3)
+
+
+def test_repr_names_every_changed_option_once():
+    """A Recurrent or Cell over a cell with several options shows them as the one
+    ``options=`` dict the constructor takes; the built-in classes show their own arguments."""
+    s = spec(name="two_options", options={"nonlinearity": "tanh", "scale": 1.0})
+    changed = {"nonlinearity": "relu", "scale": 2.0}
+    assert repr(nr.Recurrent(s, 2, 3, options=changed)) == \
+        "Recurrent(two_options, 2, 3, options={'nonlinearity': 'relu', 'scale': 2.0})"
+    assert repr(nr.Cell(s, 2, 3, options=changed)) == \
+        "Cell(two_options, 2, 3, options={'nonlinearity': 'relu', 'scale': 2.0})"
+    assert repr(nr.Recurrent(s, 2, 3, options={"scale": 2.0})) == \
+        "Recurrent(two_options, 2, 3, options={'scale': 2.0})"
+    assert repr(nr.Recurrent(s, 2, 3)) == "Recurrent(two_options, 2, 3)"
+    assert repr(nr.RNNCell(2, 3, nonlinearity="relu")) == "RNNCell(2, 3, nonlinearity='relu')"
+    assert repr(nr.RNN(2, 3, nonlinearity="relu")) == "RNN(2, 3, nonlinearity='relu')"

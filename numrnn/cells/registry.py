@@ -41,12 +41,14 @@ def unregister_cell(name: str) -> None:
         _CELLS.pop(name, None)
 
 
-def get_cell(name) -> CellSpec:
-    """The spec registered as ``name`` (a spec is returned as it is)."""
+def get_cell(name, owner: str | None = None) -> CellSpec:
+    """The spec registered as ``name`` (a spec is returned as it is); ``owner`` (a
+    class name) starts the message of a wrong type."""
     if isinstance(name, CellSpec):
         return name
     if not isinstance(name, str):
-        raise UsageTypeError(f"a cell is a numrnn.CellSpec or the name of a registered one; got "
+        start = f"{owner}: cell must be" if owner else "a cell is"
+        raise UsageTypeError(f"{start} a numrnn.CellSpec or the name of a registered one; got "
                              f"{type(name).__name__}")
     spec = _CELLS.get(name)
     if spec is None:

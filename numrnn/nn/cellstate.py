@@ -14,16 +14,8 @@ import math
 import numpy as np
 
 from numrnn._checks import check_positive_int
-from numrnn.cells import CellSpec, get_cell
+from numrnn.cells import CellSpec
 from numrnn.errors import UsageTypeError
-
-
-def resolve_cell(cell, owner: str) -> CellSpec:
-    """``cell`` as a spec: a :class:`CellSpec`, or the name of a registered one."""
-    if not isinstance(cell, (CellSpec, str)):
-        raise UsageTypeError(f"{owner}: cell must be a numrnn.CellSpec (or the name of a registered "
-                             f"one); got {type(cell).__name__}")
-    return get_cell(cell)
 
 
 def split_states(spec: CellSpec, given, owner: str, what: str = "the state") -> tuple:
@@ -66,4 +58,4 @@ def check_sizes(owner: str, input_size, hidden_size) -> tuple:
             check_positive_int(hidden_size, "hidden_size", owner))
 
 
-__all__ = ["check_sizes", "init_uniform", "join_states", "resolve_cell", "split_states", "state_label"]
+__all__ = ["check_sizes", "init_uniform", "join_states", "split_states", "state_label"]

@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 
 from numrnn._checks import check_positive_int, check_shape
-from numrnn.cells.generic import run_step_backward, run_step_forward
+from numrnn.cells.generic import GenericCache, run_step_backward, sequence_forward
 from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.nn.recurrent import Recurrent
 
@@ -52,12 +52,23 @@ SIGMOID_SATURATED = 0.05
 class TextbookRun(NamedTuple):
     """A forward of layer 0 with the cell's step functions: what the backward loops need."""
 
-    cell: object  # the CellSpec
     h: np.ndarray  # (T, N, P) hidden state after every step
-    steps: list  # T step caches (RNNStepCache, LSTMStepCache, GRUStepCache, or a user cell's)
-    state_sizes: tuple  # (P,), or (P, H) for an LSTM's (h, c)
-    x_shape: tuple  # (N, I): one step's input, for the checks of the step backward
-    weights: tuple  # (w_ih, w_hh, b_ih, b_hh[, w_hr]) of layer 0, direction 0
+    cache: GenericCache  # the generic loop's: the T step caches, shapes and weights
+
+    @property
+    def cell(self):
+        """The cell's CellSpec."""
+        return self.cache.spec
+
+    @property
+    def steps(self) -> list:
+        """T step caches (RNNStepCache, LSTMStepCache, GRUStepCache, or a user cell's)."""
+        return self.cache.steps
+
+    @property
+    def state_sizes(self) -> tuple:
+        """(P,), or (P, H) for an LSTM's (h, c)."""
+        return tuple(shape[1] for shape in self.cache.state_shapes)
 
 
 def _check_model(model) -> None:
@@ -88,7 +99,7 @@ def run_textbook(model, x, h0=None) -> TextbookRun:
     """
     _check_model(model)
     x = _check_x(model, x)
-    T, N, _ = x.shape
+    N = x.shape[1]
     sizes = model.cell.state_sizes(model.hidden_size, model.output_size)
     states = [np.zeros((N, s), dtype=model.dtype) for s in sizes]
     if h0 is not None:
@@ -96,19 +107,14 @@ def run_textbook(model, x, h0=None) -> TextbookRun:
         check_shape(h0, (N, sizes[0]), "h0", "diagnostics", "(N, P): one state per sequence of x")
         states[0] = h0
     weights = tuple(None if w is None else np.asarray(w) for w in model.layer_weights(0, 0))
-    h = np.empty((T, N, sizes[0]), dtype=model.dtype)
-    steps = []
-    states = tuple(states)
-    for t in range(T):  # x[t] is the input of step t+1 (arrays count from 0)
-        states, step = run_step_forward(model.cell, x[t], states, weights, model.options)
-        h[t] = states[0]
-        steps.append(step)
-    return TextbookRun(model.cell, h, steps, sizes, (N, x.shape[2]), weights)
+    seqs, cache = sequence_forward(model.cell, x, tuple(states), *weights, **model.options)
+    return TextbookRun(seqs[0], cache)
 
 
 def _step_back(run: TextbookRun, dstate: tuple, t: int) -> tuple:
     """dL/d(states before step t+1) from dL/d(states after it): a vector-Jacobian product."""
-    return run_step_backward(run.cell, dstate, run.steps[t], run.x_shape, run.weights)[1]
+    c = run.cache
+    return run_step_backward(c.spec, dstate, c.steps[t], c.x_shape[1:], c.weights)[1]
 
 
 # -- dL/dh_t ------------------------------------------------------------------------------

@@ -20,13 +20,13 @@ def make(cell: str, seed: int = 0):
 
 def last_h_from(model, x, t, state):
     """h_{T-1} when the run restarts after step t from ``state`` (h_t, or (h_t, c_t))."""
-    w = model._weights(0, 0)
+    w = model.layer_weights(0, 0)
     rest = x[t + 1:]
     if len(rest) == 0:
         return state[0].copy()
-    if model._cell == "rnn":
+    if model.cell.name == "rnn":
         return rnn_forward(rest, state[0], *w, nonlinearity=model.nonlinearity)[0][-1]
-    if model._cell == "lstm":
+    if model.cell.name == "lstm":
         return lstm_forward(rest, state[0], state[1], *w)[0][-1]
     return gru_forward(rest, state[0], *w)[0][-1]
 
@@ -34,7 +34,7 @@ def last_h_from(model, x, t, state):
 def fd_jacobian(model, x, t, eps=1e-6):
     """dh_{T-1}/ds_t by central differences: (N, H, S), s_t = h_t (or (h_t, c_t))."""
     run = dg.run_textbook(model, x)
-    if model._cell == "lstm":
+    if model.cell.name == "lstm":
         s = run.steps[t]
         state = [run.h[t].copy(), s.f * s.c_prev + s.i * s.g]  # c_t from step t's gates
     else:

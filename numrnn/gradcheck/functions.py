@@ -110,7 +110,7 @@ def check_function(forward, backward, inputs, kwargs=None, *, names=None, douts=
                                  f"(out1, out2, ..., cache); got {type(result).__name__}")
         return result[:-1], result[-1]
 
-    outs, _ = run()
+    outs, cache = run()
     flat_outs = flatten(outs)
     if douts is None:
         flat_douts = [rng.standard_normal(np.shape(o)) for o in flat_outs]
@@ -135,7 +135,6 @@ def check_function(forward, backward, inputs, kwargs=None, *, names=None, douts=
         return float(sum(np.sum(np.asarray(o, dtype=np.float64) * d)
                          for o, d in zip(flatten(fresh), flat_douts)))
 
-    outs, cache = run()
     grads = backward(*upstream(), cache)
     grads = tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
     # One gradient per tensor input, in order. Inputs left out at the end (a bias that

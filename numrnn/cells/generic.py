@@ -37,41 +37,47 @@ class GenericCache(NamedTuple):
 
 
 # -- checked calls of the step functions ----------------------------------------------------
+# The checks run at every step; the text of a message (which names the function) is
+# written only when a check fails.
+_BACKWARD_NAMES = ("dx", "dstates_prev", "dw_ih", "dw_hh", "db_ih", "db_hh")
+
+
 def _where(spec: CellSpec, fname: str) -> str:
     fn = getattr(spec, fname)
     return f"cell {spec.name!r}: {fname} ({getattr(fn, '__qualname__', repr(fn))})"
 
 
-def _check_array(a, shape: tuple, dtype, what: str, where: str) -> None:
+def _check_array(a, shape: tuple, dtype, what: str, spec: CellSpec, fname: str) -> None:
     if not hasattr(a, "shape") or not hasattr(a, "dtype"):
-        raise UsageTypeError(f"{where} returned {what} as a {type(a).__name__}; "
+        raise UsageTypeError(f"{_where(spec, fname)} returned {what} as a {type(a).__name__}; "
                              f"expected an array of shape {shape}")
     if tuple(a.shape) != tuple(shape):
-        raise UsageValueError(f"{where} returned {what} of shape {tuple(a.shape)}; expected {tuple(shape)}")
+        raise UsageValueError(f"{_where(spec, fname)} returned {what} of shape {tuple(a.shape)}; "
+                              f"expected {tuple(shape)}")
     if a.dtype != dtype:
-        raise UsageTypeError(f"{where} returned {what} of dtype {a.dtype}; expected {dtype} like its "
-                             "inputs (mind Python floats and float64 constants)")
+        raise UsageTypeError(f"{_where(spec, fname)} returned {what} of dtype {a.dtype}; expected "
+                             f"{dtype} like its inputs (mind Python floats and float64 constants)")
 
 
-def _check_states(spec: CellSpec, states, shapes: tuple, dtype, what: str, where: str) -> tuple:
+def _check_states(spec: CellSpec, states, shapes: tuple, dtype, what: str, fname: str) -> tuple:
     n = spec.num_states
     if not isinstance(states, (tuple, list)) or len(states) != n:
         got = _describe(states)
-        raise UsageTypeError(f"{where} returned {what} as {got}; expected a tuple of {n} "
+        raise UsageTypeError(f"{_where(spec, fname)} returned {what} as {got}; expected a tuple of {n} "
                              f"array{'s' if n > 1 else ''} ordered like states={spec.states}")
     for name, s, shape in zip(spec.states, states, shapes):
-        _check_array(s, shape, dtype, f"{what[:-1] if what.endswith('s') else what} {name!r}", where)
+        _check_array(s, shape, dtype, f"{what[:-1] if what.endswith('s') else what} {name!r}", spec, fname)
     return tuple(states)
 
 
 def run_step_forward(spec: CellSpec, x, states: tuple, weights: tuple, options: dict):
     """``spec.step_forward`` on one step, its result checked: ``(new_states, cache)``."""
     out = spec.step_forward(x, states, *weights, **options)
-    where = _where(spec, "step_forward")
     if not isinstance(out, tuple) or len(out) != 2:
-        raise UsageTypeError(f"{where} must return (new_states, cache); got "
+        raise UsageTypeError(f"{_where(spec, 'step_forward')} must return (new_states, cache); got "
                              f"{_describe(out)}")
-    new_states = _check_states(spec, out[0], tuple(s.shape for s in states), x.dtype, "new_states", where)
+    new_states = _check_states(spec, out[0], tuple(s.shape for s in states), x.dtype, "new_states",
+                               "step_forward")
     return new_states, out[1]
 
 
@@ -81,25 +87,24 @@ def run_step_backward(spec: CellSpec, dstates: tuple, cache, x_shape: tuple, wei
     Returns ``(dx, dstates_prev, dweights)`` with dweights in the order of ``weights``.
     """
     out = spec.step_backward(dstates, cache)
-    where = _where(spec, "step_backward")
-    names = ["dx", "dstates_prev", "dw_ih", "dw_hh", "db_ih", "db_hh"]
-    names += ["dw_hr"] if len(weights) > 4 else []  # a cell with a projection
+    fname = "step_backward"
+    names = _BACKWARD_NAMES + (("dw_hr",) if len(weights) > 4 else ())  # dw_hr: a cell with a projection
     if not isinstance(out, tuple) or len(out) != len(names):
-        raise UsageTypeError(f"{where} must return ({', '.join(names)}); got {_describe(out)}")
+        raise UsageTypeError(f"{_where(spec, fname)} must return ({', '.join(names)}); got {_describe(out)}")
     dtype = dstates[0].dtype
     dx, dprev, dweights = out[0], out[1], out[2:]
-    _check_array(dx, x_shape, dtype, "dx", where)
-    dprev = _check_states(spec, dprev, tuple(d.shape for d in dstates), dtype, "dstates_prev", where)
+    _check_array(dx, x_shape, dtype, "dx", spec, fname)
+    dprev = _check_states(spec, dprev, tuple(d.shape for d in dstates), dtype, "dstates_prev", fname)
     for name, g, w in zip(names[2:], dweights, weights):
         if w is None:
             if g is not None:
-                raise UsageValueError(f"{where} returned {name} for a layer without that parameter "
-                                      "(bias=False); expected None")
+                raise UsageValueError(f"{_where(spec, fname)} returned {name} for a layer without that "
+                                      "parameter (bias=False); expected None")
         elif g is None:
-            raise UsageValueError(f"{where} returned None for {name}; expected an array of shape "
-                                  f"{tuple(w.shape)}")
+            raise UsageValueError(f"{_where(spec, fname)} returned None for {name}; expected an array of "
+                                  f"shape {tuple(w.shape)}")
         else:
-            _check_array(g, w.shape, dtype, name, where)
+            _check_array(g, w.shape, dtype, name, spec, fname)
     return dx, dprev, tuple(dweights)
 
 

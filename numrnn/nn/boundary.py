@@ -59,8 +59,7 @@ class Boundary(NamedTuple):
         if N == 0:
             raise UsageValueError(f"{owner}: input has an empty batch (N = 0)")
         boundary = cls(batched, batch_first, device_of(x), device)
-        x = get_array_module(x).array(x, order="C", copy=True)
-        return boundary, to_device(x, device)
+        return boundary, _fresh_on(x, device)
 
     def states(self, given: tuple, sizes: tuple, labels: tuple, LD: int, N: int, dtype, owner: str) -> tuple:
         """Initial states (or gradients of final states) as (L*D, N, S) arrays on the device.
@@ -80,8 +79,7 @@ class Boundary(NamedTuple):
                 check_shape(s, (LD, size), label, owner, "(num_layers * num_directions, size) for unbatched "
                             "input")
                 s = s[:, None, :]
-            s = get_array_module(s).array(s, order="C", copy=True)  # a copy, as for x
-            out.append(to_device(s, self.device))
+            out.append(_fresh_on(s, self.device))  # a copy, as for x
         return tuple(out)
 
     def lengths(self, lengths, T: int, N: int, owner: str):
@@ -124,4 +122,13 @@ class Boundary(NamedTuple):
         return tuple(to_device(s if self.batched else s[:, 0], self.caller) for s in states)
 
 
+def _fresh_on(a, device: str):
+    """A C-contiguous copy of ``a`` on ``device`` that the caller's array does not share:
+    the move between devices is that copy, else one is made."""
+    moved = to_device(a, device)
+    xp = get_array_module(moved)
+    return xp.array(moved, order="C", copy=True) if moved is a else xp.ascontiguousarray(moved)
+
+
 __all__ = ["Boundary"]
+

@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from numrnn.backend import is_cupy_array
+from numrnn.backend import get_array_module, is_cupy_array
 from numrnn.errors import UsageTypeError, UsageValueError
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -27,6 +27,15 @@ def check_dtype(dtype) -> np.dtype:
     if dt not in FLOAT_DTYPES:
         raise UsageTypeError(f"dtype must be np.float32 or np.float64; got {dt.name}")
     return dt
+
+
+def as_array(x, owner: str, expected: str = "an array"):
+    """``x`` as an array of its own kind (NumPy or CuPy; a list becomes a NumPy array), or a
+    UsageTypeError for a ragged list and the like: ``"{owner}: input must be {expected}"``."""
+    try:
+        return get_array_module(x).asarray(x)
+    except (TypeError, ValueError) as exc:  # ragged lists and the like
+        raise UsageTypeError(f"{owner}: input must be {expected}; got {type(x).__name__}") from exc
 
 
 def check_bool(value, name: str, owner: str) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numrnn._checks import FLOAT_DTYPES, as_float_array, check_real, check_shape
+from numrnn._checks import FLOAT_DTYPES, as_array, as_float_array, check_real, check_shape
 from numrnn.backend import get_array_module
 from numrnn.errors import UsageTypeError
 from numrnn.nn.module import Module
@@ -38,11 +38,8 @@ class Dropout(Module):
 
     def forward(self, x):
         """x (any shape, float) -> same shape."""
+        x = as_array(x, "Dropout")
         xp = get_array_module(x)
-        try:
-            x = xp.asarray(x)
-        except (TypeError, ValueError) as exc:  # ragged lists and the like
-            raise UsageTypeError(f"Dropout: input must be an array; got {type(x).__name__}") from exc
         if x.dtype not in FLOAT_DTYPES:
             raise UsageTypeError(f"Dropout: input must be float32 or float64; got dtype {x.dtype}")
         active = self.training and self.p > 0

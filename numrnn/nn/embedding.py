@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numrnn._checks import as_float_array, check_positive_int
+from numrnn._checks import as_array, as_float_array, check_positive_int
 from numrnn.backend import get_array_module
 from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.memory import check_allocation, parameter_bytes
@@ -77,12 +77,7 @@ class Embedding(Module):
         return f"Embedding({self.num_embeddings}, {self.embedding_dim}{extra})"
 
     def _check_ids(self, ids):
-        xp = get_array_module(ids)
-        try:
-            ids = xp.asarray(ids)
-        except (TypeError, ValueError) as exc:  # ragged lists and the like
-            raise UsageTypeError(f"Embedding: input must be an array of integer token ids; got "
-                                 f"{type(ids).__name__}") from exc
+        ids = as_array(ids, "Embedding", "an array of integer token ids")
         if ids.dtype.kind not in "iu":
             raise UsageTypeError(f"Embedding: input must be integer token ids; got dtype {ids.dtype}")
         if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= self.num_embeddings):

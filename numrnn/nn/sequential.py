@@ -21,23 +21,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from numrnn._checks import FLOAT_DTYPES, as_float_array, check_bool, check_lengths, check_shape
+from numrnn._checks import FLOAT_DTYPES, as_array, as_float_array, check_bool, check_lengths, check_shape
 from numrnn.backend import get_array_module
 from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.nn.module import Module
-from numrnn.nn.recurrent import RecurrentBase
-
-
-def _as_array(x, owner: str):
-    """``x`` as an array (NumPy or CuPy kept), or a UsageTypeError for a ragged list and the like."""
-    try:
-        return get_array_module(x).asarray(x)
-    except (TypeError, ValueError) as exc:
-        raise UsageTypeError(f"{owner}: input must be an array; got {type(x).__name__}") from exc
+from numrnn.nn.recurrent import Recurrent
 
 
 def _is_recurrent(module) -> bool:
-    return isinstance(module, RecurrentBase)
+    return isinstance(module, Recurrent)
 
 
 def _takes_lengths(module) -> bool:
@@ -177,7 +169,7 @@ class LastStep(Module):
 
     def forward(self, x, lengths=None):
         """(T, N, F) -> (N, F): the output at step ``lengths - 1`` (or T - 1)."""
-        x = _as_array(x, "LastStep")
+        x = as_array(x, "LastStep")
         xp = get_array_module(x)
         if x.dtype not in FLOAT_DTYPES:
             raise UsageTypeError(f"LastStep: input must be float32 or float64; got dtype {x.dtype}")

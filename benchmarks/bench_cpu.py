@@ -283,7 +283,8 @@ def main(argv=None):
     p.add_argument("--dtypes", default="float32,float64")
     p.add_argument("--reps", type=int, default=10,
                    help="timed runs per case (at least 10 for reported figures)")
-    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--threads", type=int, default=os.cpu_count(),
+                   help="threads of torch, of every BLAS pool and of numrnn's own pool (default: all cores)")
     p.add_argument("--no-sweep", action="store_true", help="skip the H sweep (B=32, T=100, I=H)")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = p.parse_args(argv)
@@ -291,8 +292,17 @@ def main(argv=None):
     import torch
     from threadpoolctl import threadpool_limits
 
+    from numrnn import parallel
+
+    # the threads column is true of each side: torch's threads, every BLAS pool, numrnn's own
     torch.set_num_threads(args.threads)
     threadpool_limits(limits=args.threads, user_api="blas")
+    with parallel.limited_threads(args.threads):
+        run_benchmarks(args)
+
+
+def run_benchmarks(args):
+    """Every cell's table, on the threads :func:`main` has set."""
     env = hb.environment(args.threads)
     print("\n".join(f"{k}: {v}" for k, v in env.items()), flush=True)
     t_start = time.perf_counter()

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import statistics
 import sys
 import time
@@ -87,7 +86,8 @@ def main(argv=None):
                    help="comma-separated cell=T: the largest T run for that cell")
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--budget-gb", type=float, default=None,
-                   help="skip points estimated above this (default: half the available memory)")
+                   help="skip points estimated above this (default: 70%% of the memory available "
+                        "at the start)")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = p.parse_args(argv)
 
@@ -96,7 +96,7 @@ def main(argv=None):
 
     budget = args.budget_gb * 2**30 if args.budget_gb else int(0.7 * available_bytes())
     max_T = {k: int(v) for k, v in (item.split("=") for item in args.max_T.split(",") if item)}
-    env = hb.environment(os.cpu_count())
+    env = hb.environment(None)  # no thread count is set here: the environment's own apply
     print("\n".join(f"{k}: {v}" for k, v in env.items()), flush=True)
     print(f"memory budget per point: {budget / 2**30:.1f} GiB", flush=True)
     t_start = time.perf_counter()

@@ -247,8 +247,12 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def environment(threads: int) -> dict:
-    """What the figures depend on: machine, versions, thread pools, BLAS kernels."""
+def environment(threads: int | None) -> dict:
+    """What the figures depend on: machine, versions, thread pools, BLAS kernels.
+
+    ``threads``: the count the script set for torch, every BLAS pool and numrnn's own pool;
+    None where it set none (each then runs on its own count, printed here).
+    """
     import numba
     import scipy
     import torch
@@ -265,8 +269,10 @@ def environment(threads: int) -> dict:
         "python": platform.python_version(),
         "versions": f"numrnn {numrnn.__version__}, numpy {np.__version__}, scipy {scipy.__version__}, "
                     f"numba {numba.__version__}, torch {torch.__version__}",
-        "threads": f"{threads} (torch.set_num_threads, every BLAS pool through threadpoolctl, "
-                   f"numrnn's own: {parallel.threads()})",
+        "threads": (f"{threads} (torch.set_num_threads, every BLAS pool through threadpoolctl, "
+                    f"numrnn's own: {parallel.threads()})" if threads is not None else
+                    f"none set by this script: numrnn's own pool {parallel.threads()} (NUMRNN_THREADS, "
+                    f"else the cores), each BLAS pool its own count (thread pools below)"),
         "torch": ", ".join(
             [line.strip() for line in torch.__config__.parallel_info().splitlines() if "get_num" in line]
             + re.findall(r"BLAS_INFO=\w+|Math Kernel Library Version [\d.]+|CPU capability usage: \w+",

@@ -33,11 +33,13 @@ where the arithmetic is independent (batch rows; whole GEMMs), never inside a su
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import threading
 
+import numpy as np
+
 from numrnn import config
+from numrnn._checks import check_positive_int
 
 __all__ = ["threads", "run", "run_directions", "inside_task", "limited_threads", "blas_limit"]
 
@@ -54,11 +56,7 @@ def threads() -> int:
 @contextlib.contextmanager
 def limited_threads(n: int):
     """Run numrnn with at most ``n`` threads inside a ``with`` (tests and benchmarks)."""
-    if int(n) < 1:
-        from numrnn.errors import UsageValueError
-
-        raise UsageValueError(f"limited_threads needs n >= 1; got {n}")
-    _override.append(int(n))
+    _override.append(check_positive_int(n, "n", "parallel.limited_threads"))
     try:
         yield
     finally:
@@ -71,18 +69,31 @@ def inside_task() -> bool:
 
 
 # -- the workers ---------------------------------------------------------------------------
-class _Job:
-    __slots__ = ("fn", "result", "error", "done")
+def _call_each(tasks) -> tuple:
+    """Call every task in this thread, whatever the others do: ``(results, errors)``, one
+    entry per task in each (a task's result is None where it raised, its error None where
+    it did not)."""
+    results, errors = [None] * len(tasks), [None] * len(tasks)
+    for i, fn in enumerate(tasks):
+        try:
+            results[i] = fn()
+        except BaseException as exc:  # handed to the caller of run(), which re-raises it
+            errors[i] = exc
+    return results, errors
 
-    def __init__(self, fn):
-        self.fn, self.result, self.error, self.done = fn, None, None, threading.Event()
+
+class _Job:
+    """A group of tasks that one thread runs, marked as inside a task meanwhile."""
+
+    __slots__ = ("tasks", "results", "errors", "done")
+
+    def __init__(self, tasks):
+        self.tasks, self.results, self.errors, self.done = tasks, None, None, threading.Event()
 
     def __call__(self):
         _local.depth = getattr(_local, "depth", 0) + 1
         try:
-            self.result = self.fn()
-        except BaseException as exc:  # handed to the caller of run(), which re-raises it
-            self.error = exc
+            self.results, self.errors = _call_each(self.tasks)
         finally:
             _local.depth -= 1
             self.done.set()
@@ -109,7 +120,9 @@ def _ensure_workers(n: int) -> None:
 
 # -- BLAS held to a number of threads ----------------------------------------------------------
 _blas_lock = threading.Lock()
-_blas_limits: list = []  # the limits in force, innermost last; the effective one is the least
+# the limits in force, one (n, only) per blas_limit() running in any thread, in no order
+# that matters: each library gets the least n of the entries that select it
+_blas_limits: list = []
 _blas_saved: list = []  # [_Blas, its count before the first limit, the count set]
 _blas_libs: list | None = None
 
@@ -125,6 +138,7 @@ class _Blas:
 
     def __init__(self, controller):
         self.controller = controller
+        self.path = controller.filepath.replace("\\", "/")
         self.get, self.set = controller.get_num_threads, controller.set_num_threads
         if controller.internal_api == "openblas":
             import ctypes
@@ -159,56 +173,56 @@ def _blas_libraries() -> list:
 
 
 def _apply_blas_limit() -> None:
-    """Set every library to min(its own count, the least limit in force) (lock held);
-    only the ones whose count changes are called."""
-    limit = min(_blas_limits) if _blas_limits else None
+    """Set every library to min(its own count, the least limit in force that selects it)
+    (lock held); only the ones whose count changes are called."""
     for entry in _blas_saved:
         lib, own, now = entry
-        want = own if limit is None else min(own, limit)
+        want = min([own] + [n for n, only in _blas_limits if only is None or only in lib.path])
         if want != now:
             lib.set(want)
             entry[2] = want
 
 
-def _blas_limit_enter(n: int) -> None:
+def _blas_limit_enter(limit: tuple) -> None:
     with _blas_lock:
-        before = min(_blas_limits) if _blas_limits else None
         if not _blas_limits:
             _blas_saved.clear()
             for lib in _blas_libraries():
                 own = lib.get()
                 if own is not None:
                     _blas_saved.append([lib, own, own])  # the library, its own count, the count set
-        _blas_limits.append(n)
-        if before is None or n < before:
-            _apply_blas_limit()
+        _blas_limits.append(limit)
+        _apply_blas_limit()
 
 
-def _blas_limit_exit() -> None:
+def _blas_limit_exit(limit: tuple) -> None:
     with _blas_lock:
-        before = min(_blas_limits)
-        _blas_limits.pop()
-        if not _blas_limits or min(_blas_limits) != before:
-            _apply_blas_limit()
+        # this call's own entry: another thread's limit, entered later, may still be in force
+        _blas_limits.remove(limit)
+        _apply_blas_limit()
         if not _blas_limits:
             _blas_saved.clear()
 
 
 @contextlib.contextmanager
-def blas_limit(n: int | None = None):
+def blas_limit(n: int | None = None, *, only: str | None = None):
     """Every BLAS library held to at most ``n`` threads inside a ``with`` (default
-    :func:`threads`); nested limits: the least is in force. Nothing is changed where BLAS
-    already uses no more (the outermost limit asks each library for its count: a
-    microsecond or two).
+    :func:`threads`); limits in force at once, in this thread or others: the least is in
+    force. Nothing is changed where BLAS already uses no more (the outermost limit asks
+    each library for its count: a microsecond or two).
+
+    ``only``: a piece of a library's file path (``"/numpy.libs/"``): that library alone
+    is held (``numrnn.kernels.numba_threads.limit_blas`` pins NumPy's or SciPy's pool so).
 
     The kernels run inside ``blas_limit()``: with ``NUMRNN_THREADS=1`` BLAS runs on one
     thread too. :func:`run` holds BLAS to one thread while its tasks run side by side.
     """
-    _blas_limit_enter(threads() if n is None else int(n))
+    limit = (threads() if n is None else check_positive_int(n, "n", "parallel.blas_limit"), only)
+    _blas_limit_enter(limit)
     try:
         yield
     finally:
-        _blas_limit_exit()
+        _blas_limit_exit(limit)
 
 
 # -- running tasks ---------------------------------------------------------------------------
@@ -218,19 +232,18 @@ def run(tasks) -> list:
     The first runs in the calling thread, the others on numrnn's workers; BLAS is held to
     one thread meanwhile. More tasks than :func:`threads` are grouped so that at most
     that many threads run. Inside another task, or with :func:`threads` at 1, they run
-    one after the other in the calling thread. The first exception a task raises is
-    raised here, after every task has finished.
+    one after the other in the calling thread. Every task runs, whether or not another
+    raised; then the exception of the first task (in the list's order) that raised is
+    raised here.
     """
     tasks = list(tasks)
     n = threads()
-    if inside_task():
-        return [_inline(fn) for fn in tasks]
-    if len(tasks) <= 1 or n < 2:
-        return [fn() for fn in tasks]
-    groups = [tasks[i::n] for i in range(min(n, len(tasks)))]
-    jobs = [_Job(lambda g=g: [fn() for fn in g]) for g in groups]
+    if inside_task() or len(tasks) <= 1 or n < 2:
+        return _outcome(*_call_each(tasks))
+    jobs = [_Job(tasks[i::n]) for i in range(min(n, len(tasks)))]
     _ensure_workers(len(jobs) - 1)
-    _blas_limit_enter(1)
+    limit = (1, None)
+    _blas_limit_enter(limit)
     try:
         for job in jobs[1:]:
             _jobs.put(job)
@@ -238,22 +251,19 @@ def run(tasks) -> list:
         for job in jobs[1:]:
             job.done.wait()
     finally:
-        _blas_limit_exit()
-    for job in jobs:
-        if job.error is not None:
-            raise job.error
-    results = [None] * len(tasks)
+        _blas_limit_exit(limit)
+    results, errors = [None] * len(tasks), [None] * len(tasks)
     for i, job in enumerate(jobs):
-        results[i::len(jobs)] = job.result
+        results[i::len(jobs)], errors[i::len(jobs)] = job.results, job.errors
+    return _outcome(results, errors)
+
+
+def _outcome(results: list, errors: list) -> list:
+    """``results``, unless a task raised: then the first task's exception."""
+    for exc in errors:
+        if exc is not None:
+            raise exc
     return results
-
-
-def _inline(fn):
-    _local.depth = getattr(_local, "depth", 0) + 1
-    try:
-        return fn()
-    finally:
-        _local.depth -= 1
 
 
 def run_directions(fn, n: int, xp) -> list:
@@ -264,6 +274,8 @@ def run_directions(fn, n: int, xp) -> list:
     how the tests run the GPU kernels on NumPy arrays): it takes a kernel launched from
     any thread but the main one for a call from inside a simulated kernel.
     """
-    if n > 1 and getattr(xp, "__name__", "") == "numpy" and os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
+    from numrnn.kernels import cuda_toolchain  # imports nothing from Numba
+
+    if n > 1 and xp is np and not cuda_toolchain.simulated():
         return run([lambda d=d: fn(d) for d in range(n)])
     return [fn(d) for d in range(n)]

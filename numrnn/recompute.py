@@ -40,9 +40,9 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from numrnn._checks import check_positive_int
 from numrnn.backend import get_array_module
 from numrnn.cells.spec import SequenceOps
-from numrnn.errors import UsageTypeError, UsageValueError
 
 __all__ = ["RecomputeCache", "check_recompute", "recompute_ops", "segment_length"]
 
@@ -50,20 +50,15 @@ __all__ = ["RecomputeCache", "check_recompute", "recompute_ops", "segment_length
 def check_recompute(recompute, owner: str = "recompute"):
     """``recompute`` checked: ``None`` (off), a positive int k (keep every k-th state) or
     ``"sqrt"`` (k = ceil(sqrt(T)))."""
-    if recompute is None or recompute == "sqrt":
+    if recompute is None or (isinstance(recompute, str) and recompute == "sqrt"):
         return recompute
-    if isinstance(recompute, bool) or not isinstance(recompute, int):
-        raise UsageTypeError(f"{owner}: recompute must be None, a positive int (steps per segment) or "
-                             f"'sqrt'; got {recompute!r}")
-    if recompute < 1:
-        raise UsageValueError(f"{owner}: recompute must be at least 1 step per segment; got {recompute}")
-    return int(recompute)
+    return check_positive_int(recompute, "recompute (None, 'sqrt' or the steps per segment)", owner)
 
 
 def segment_length(recompute, T: int) -> int:
     """Steps per segment for a sequence of T steps: k, or ceil(sqrt(T)) for ``"sqrt"``."""
     if recompute == "sqrt":
-        return max(1, math.isqrt(T - 1) + 1) if T > 1 else 1
+        return 1 + math.isqrt(max(T - 1, 0))  # ceil(sqrt(T)) in integers, 1 for T <= 1
     return int(recompute)
 
 

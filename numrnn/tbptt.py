@@ -50,6 +50,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from numrnn._checks import check_positive_int
 from numrnn.backend import get_array_module
 from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.functional.losses import mse_loss
@@ -83,9 +84,7 @@ def _check_sequences(x, y) -> int:
 
 
 def _check_k(k, name: str) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise UsageValueError(f"tbptt: the truncation length {name} must be an integer >= 1; got {k!r}")
-    return int(k)
+    return check_positive_int(k, f"the truncation length {name}", "tbptt")
 
 
 def stateful_forward(model, x, state=None) -> tuple:

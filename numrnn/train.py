@@ -118,20 +118,17 @@ class Trainer:
                                  f"nr.mse_loss; got {loss_fn!r:.60}")
         if clip_norm is not None:
             clip_norm = check_real(clip_norm, "clip_norm", "Trainer", low=0, low_open=True)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise UsageTypeError(f"Trainer: seed must be an integer >= 0; got {seed!r:.60}")
+        seed = check_positive_int(seed, "seed", "Trainer", minimum=0)
         if checkpoint_path is not None and not isinstance(checkpoint_path, (str, bytes, os.PathLike)):
             raise UsageTypeError(f"Trainer: checkpoint_path must be a path (str or os.PathLike) or None; got "
                                  f"{type(checkpoint_path).__name__}")
-        every = checkpoint_every
-        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 0:
-            raise UsageValueError(f"Trainer: checkpoint_every must be an int >= 0; got {checkpoint_every!r}")
+        checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every", "Trainer", minimum=0)
         if checkpoint_every and checkpoint_path is None:
             raise UsageValueError("Trainer: checkpoint_every needs a checkpoint_path")
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.clip_norm = clip_norm
         self.checkpoint_path = None if checkpoint_path is None else os.fspath(checkpoint_path)
-        self.checkpoint_every = int(checkpoint_every)
+        self.checkpoint_every = checkpoint_every
         self.seed = seed
         self.shuffle = check_bool(shuffle, "shuffle", "Trainer")
         self.progress = check_bool(progress, "progress", "Trainer")

@@ -51,6 +51,20 @@ def _nbytes(obj) -> int:
     return int(getattr(obj, "nbytes", 0))
 
 
+def _input_copy_bytes(model) -> int:
+    """Bytes of the copy of its input that the first recurrent layer of ``model`` (the model
+    itself, or the first the module walk finds in a ``Sequential``...) made in the forward
+    just run: T * N * I of its dtype (``nn/boundary.py``). Deeper layers' inputs are the
+    outputs below them, activations like the others."""
+    from numrnn.nn.recurrent import Recurrent
+
+    first = next((m for m in model._walk() if isinstance(m, Recurrent)), None)
+    if first is None:
+        return 0
+    stack = first._cache.stack  # the forward's cache: T and N as the layer saw them
+    return int(stack.T * stack.N * first.input_size * first.dtype.itemsize)
+
+
 def _backward_of_ones(module, result):
     """``module.backward`` of the gradient of ``sum(out)`` for a forward's ``result``."""
     out = result[0] if isinstance(result, tuple) else result
@@ -97,6 +111,7 @@ def training_memory(model, x, *, recompute=_KEEP) -> TrainingMemory:
         base, _ = tracemalloc.get_traced_memory()
         result = twin(x)
         after_forward, forward_peak = tracemalloc.get_traced_memory()
+        copied = _input_copy_bytes(twin)
         out = result[0] if isinstance(result, tuple) else result
         returned = _nbytes(result)
         kept = after_forward - base - returned
@@ -110,8 +125,7 @@ def training_memory(model, x, *, recompute=_KEEP) -> TrainingMemory:
             tracemalloc.stop()
         workspace.clear(all_threads=True)
     peak = max(forward_peak - base - returned, backward_peak - before_backward - given_back + kept)
-    copied = x.size * twin.dtype.itemsize if isinstance(twin, Recurrent) else 0  # the boundary's copy
-    return TrainingMemory(int(kept), int(max(peak, kept)), int(copied))
+    return TrainingMemory(int(kept), int(max(peak, kept)), copied)
 
 
 def _mib(n: int) -> str:

@@ -2,6 +2,7 @@
 
 import threading
 
+import numpy as np
 import pytest
 
 from numrnn import config, parallel
@@ -60,6 +61,54 @@ def test_the_first_error_is_raised_after_every_task_finished():
     with parallel.limited_threads(2), pytest.raises(KeyError, match="boom"):
         parallel.run([bad, slow])
     assert done == [1]
+
+
+def test_every_task_runs_when_one_raises_even_in_a_group():
+    """Four tasks on two threads: [bad, slow] on one, [ok, ok] on the other. The task after
+    the one that raised still runs, and the error is the first task's in the list's order."""
+    done = []
+
+    def slow():
+        threading.Event().wait(0.05)
+        done.append("slow")
+
+    def bad():
+        raise KeyError("boom")
+
+    def worse():
+        raise ValueError("second")
+
+    with parallel.limited_threads(2), pytest.raises(KeyError, match="boom"):
+        parallel.run([bad, lambda: done.append("a"), slow, lambda: done.append("b")])
+    assert sorted(done) == ["a", "b", "slow"]
+    done.clear()
+    with parallel.limited_threads(2), pytest.raises(KeyError, match="boom"):
+        parallel.run([lambda: done.append("a"), bad, worse])  # groups [a, worse] and [bad]
+    assert done == ["a"]
+    done.clear()
+    with parallel.limited_threads(1), pytest.raises(KeyError, match="boom"):
+        parallel.run([bad, slow])  # one after the other, in this thread
+    assert done == ["slow"]
+
+
+def test_limited_threads_takes_an_integer_only():
+    for bad in (2.7, "3", None, True):
+        with pytest.raises(TypeError, match="limited_threads: n must be an integer"):
+            with parallel.limited_threads(bad):
+                pass
+    with parallel.limited_threads(np.int64(2)):
+        assert parallel.threads() == 2
+
+
+def test_directions_in_turn_under_the_cuda_simulator(monkeypatch):
+    from numrnn.kernels import cuda_toolchain
+
+    with parallel.limited_threads(2):
+        side_by_side = parallel.run_directions(lambda d: threading.get_ident(), 2, np)
+        monkeypatch.setattr(cuda_toolchain, "simulated", lambda: True)
+        in_turn = parallel.run_directions(lambda d: threading.get_ident(), 2, np)
+    assert side_by_side[0] != side_by_side[1]
+    assert in_turn == [threading.get_ident()] * 2
 
 
 def test_blas_on_one_thread_while_tasks_run_and_restored_after():
@@ -143,3 +192,63 @@ def test_blas_limits_hold_from_any_thread():
         t.start()
         t.join()
         assert seen == [{1}, {2}]
+
+
+def test_a_thread_that_leaves_first_takes_only_its_own_limit():
+    """BLAS at 2 threads; thread A holds it to 1, thread B to 2, then A leaves while B is
+    still inside: B's limit (2) must be the one in force. (Before, A's exit popped the top
+    of one shared stack, B's 2, and left A's 1 in force for B.)"""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    pytest.importorskip("scipy.linalg")
+
+    def blas_threads():
+        return {lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"}
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        if blas_threads() != {2}:
+            pytest.skip("no multi-threaded BLAS here")
+        a_in, b_in, a_out, b_checked = (threading.Event() for _ in range(4))
+        seen = {}
+
+        def a():
+            with parallel.blas_limit(1):
+                a_in.set()
+                b_in.wait()
+            a_out.set()
+            b_checked.wait()
+
+        def b():
+            a_in.wait()
+            with parallel.blas_limit(2):
+                seen["both"] = blas_threads()
+                b_in.set()
+                a_out.wait()
+                seen["b alone"] = blas_threads()
+            b_checked.set()
+
+        threads = [threading.Thread(target=a), threading.Thread(target=b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert seen == {"both": {1}, "b alone": {2}}
+        assert blas_threads() == {2}
+
+
+def test_a_limit_on_one_library_leaves_the_others():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    pytest.importorskip("scipy.linalg")
+
+    def blas_threads():
+        return {lib["filepath"]: lib["num_threads"] for lib in threadpoolctl.threadpool_info()
+                if lib["user_api"] == "blas"}
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        if len(before) < 2 or set(before.values()) != {2}:
+            pytest.skip("needs two BLAS libraries that take 2 threads")
+        one = next(iter(before)).replace("\\", "/")
+        with parallel.blas_limit(1, only=one):
+            inside = blas_threads()
+        assert inside == {path: 1 if path.replace("\\", "/") == one else 2 for path in before}
+        assert blas_threads() == before

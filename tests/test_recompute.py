@@ -2,6 +2,8 @@
 for every cell and backend, a user's cell included, combined with layers, directions,
 lengths, dropout and batch_first; and the memory it saves, measured."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -107,6 +109,18 @@ def test_segments():
     assert segment_length("sqrt", 100) == 10 and segment_length("sqrt", 101) == 11
     assert segment_length("sqrt", 1) == 1 and segment_length(7, 3) == 7
     assert check_recompute(None) is None and check_recompute(3) == 3
+
+
+def test_sqrt_segments_are_the_ceiling_of_the_square_root():
+    """segment_length("sqrt", T) = 1 + isqrt(T - 1): ceil(sqrt(T)) for T >= 1, as the form it
+    replaced (max(1, isqrt(T - 1) + 1) if T > 1 else 1) gave for every T, 0 and below included."""
+    for T in range(-3, 20_000):
+        old = max(1, math.isqrt(T - 1) + 1) if T > 1 else 1
+        assert segment_length("sqrt", T) == old
+        if T >= 1:
+            k = segment_length("sqrt", T)
+            assert (k - 1) ** 2 < T <= k * k
+    assert check_recompute(np.int64(4)) == 4 and type(check_recompute(np.int64(4))) is int
 
 
 @pytest.mark.parametrize("bad, error", [(0, ValueError), (-2, ValueError), (True, TypeError),

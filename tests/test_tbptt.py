@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import numrnn as nr
+from numrnn.errors import UsageTypeError
 from numrnn.tbptt import chunk_slices, train_tbptt, truncated_gradients, truncated_vs_full, windows
 
 T, N = 12, 2
@@ -24,6 +25,10 @@ def test_chunk_slices():
     assert chunk_slices(4, 9) == [slice(0, 4)]
     with pytest.raises(ValueError, match="truncation length"):
         chunk_slices(4, 0)
+    for bad in (2.5, "3", True):  # the wrong kind of value: a TypeError, not a ValueError
+        with pytest.raises(UsageTypeError, match="truncation length k must be an integer"):
+            chunk_slices(4, bad)
+    assert chunk_slices(4, np.int64(2)) == [slice(0, 2), slice(2, 4)]
 
 
 def test_k_equal_T_is_full_bptt_exactly():

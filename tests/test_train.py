@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import numrnn as nr
-from numrnn.errors import UsageError
+from numrnn.errors import UsageError, UsageTypeError, UsageValueError
 
 
 def _data(n_batches=3, seed=0):
@@ -159,6 +159,23 @@ def test_numeric_options_accept_numpy_scalars_and_refuse_strings():
     assert tr.clip_norm == 1.0 and tr.checkpoint_every == 2
     with pytest.raises(TypeError, match="Trainer: clip_norm must be a number > 0; got '1'"):
         nr.Trainer(rnn, nr.SGD(rnn), clip_norm="1")
+
+
+def test_seed_and_checkpoint_every_refuse_a_bad_value_and_a_wrong_type_apart():
+    """A negative seed or checkpoint_every is a ValueError; a non-integer one a TypeError."""
+    model = nr.Sequential(nr.RNN(1, 2, seed=0), nr.LastStep())
+    opt = nr.SGD(model)
+    with pytest.raises(UsageValueError, match="Trainer: seed must be >= 0; got -1"):
+        nr.Trainer(model, opt, seed=-1)
+    for bad in (1.5, "3", True):
+        with pytest.raises(UsageTypeError, match="Trainer: seed must be an integer"):
+            nr.Trainer(model, opt, seed=bad)
+    with pytest.raises(UsageValueError, match="Trainer: checkpoint_every must be >= 0; got -2"):
+        nr.Trainer(model, opt, checkpoint_every=-2, checkpoint_path="unused.npz")
+    for bad in (1.5, "3", True):
+        with pytest.raises(UsageTypeError, match="Trainer: checkpoint_every must be an integer"):
+            nr.Trainer(model, opt, checkpoint_every=bad, checkpoint_path="unused.npz")
+    assert nr.Trainer(model, opt, seed=np.int64(3)).seed == 3
 
 
 def test_fit_and_trainer_arguments_of_the_wrong_kind():

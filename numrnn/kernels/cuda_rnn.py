@@ -376,6 +376,15 @@ class MultiblockPlan(NamedTuple):
     smem: int  # bytes of shared memory per block: U rows of W_hh at pitch H + 1
 
 
+def _multiblock_share(H: int, itemsize: int, max_blocks: int | None) -> tuple:
+    """``(max_blocks, U, smem)``: the cap on the grid (``config.MULTIBLOCK_MAX_BLOCKS`` for
+    None), U = ceil(H / max_blocks) hidden units per block, and the bytes of shared
+    memory their U rows of W_hh take at pitch H + 1."""
+    max_blocks = config.MULTIBLOCK_MAX_BLOCKS if max_blocks is None else max_blocks
+    U = math.ceil(H / max(1, max_blocks))
+    return max_blocks, U, U * (H + 1) * itemsize
+
+
 def multiblock_launch(N: int, H: int, itemsize: int, max_blocks: int | None = None,
                       smem_bytes: int | None = None) -> MultiblockPlan | None:
     """The plan of the multi-block kernels, or None when one row of W_hh does not fit a block.
@@ -385,9 +394,7 @@ def multiblock_launch(N: int, H: int, itemsize: int, max_blocks: int | None = No
     float32 get 128 blocks of 1 and 4 units, 0.5 and 8 KiB of W_hh each.
     """
     limit = config.PERSISTENT_SMEM_BYTES if smem_bytes is None else smem_bytes
-    max_blocks = config.MULTIBLOCK_MAX_BLOCKS if max_blocks is None else max_blocks
-    U = math.ceil(H / max(1, max_blocks))
-    smem = U * (H + 1) * itemsize
+    _, U, smem = _multiblock_share(H, itemsize, max_blocks)
     if smem > limit:
         return None
     threads = min(config.MULTIBLOCK_THREADS, 32 * math.ceil(N * U / 32))
@@ -396,10 +403,9 @@ def multiblock_launch(N: int, H: int, itemsize: int, max_blocks: int | None = No
 
 def multiblock_refusal(H: int, itemsize: int, max_blocks: int | None = None) -> str:
     """Why :func:`multiblock_launch` found no plan, in words."""
-    max_blocks = config.MULTIBLOCK_MAX_BLOCKS if max_blocks is None else max_blocks
-    U = math.ceil(H / max(1, max_blocks))
+    max_blocks, U, smem = _multiblock_share(H, itemsize, max_blocks)
     return (f"the multi-block kernel keeps {U} rows of W_hh ({U} x {H + 1} words, "
-            f"{U * (H + 1) * itemsize} bytes) per block in shared memory, over the "
+            f"{smem} bytes) per block in shared memory, over the "
             f"{config.PERSISTENT_SMEM_BYTES} bytes a block has (at most {max_blocks} blocks)")
 
 
@@ -472,14 +478,9 @@ def device_view(a):
     synchronised. Anything without ``__cuda_array_interface__`` (NumPy arrays, under the
     simulator) is returned as it is.
     """
-    if hasattr(a, "__cuda_array_interface__") and not simulated():
+    if hasattr(a, "__cuda_array_interface__") and not cuda_toolchain.simulated():
         return cuda.as_cuda_array(a, sync=False)
     return a
-
-
-def simulated() -> bool:
-    """Whether Numba runs CUDA kernels in its CPU simulator (``NUMBA_ENABLE_CUDASIM=1``)."""
-    return cuda_toolchain.simulated()
 
 
 def available() -> bool:

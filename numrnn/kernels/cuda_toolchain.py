@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from typing import NamedTuple
 
 
@@ -45,10 +46,13 @@ class Toolchain(NamedTuple):
 
 
 def simulated() -> bool:
-    """Whether Numba runs CUDA kernels in its CPU simulator (``NUMBA_ENABLE_CUDASIM=1``)."""
-    try:
-        from numba.core import config as numba_config
-    except ImportError:
+    """Whether Numba runs CUDA kernels in its CPU simulator (``NUMBA_ENABLE_CUDASIM=1``).
+
+    Numba's own reading once Numba is loaded; before, the variable it will read (asking
+    loads no Numba: ``parallel.run_directions`` asks on every bidirectional NumPy layer).
+    """
+    numba_config = sys.modules.get("numba.core.config")
+    if numba_config is None:
         return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
     return bool(numba_config.ENABLE_CUDASIM)
 

@@ -72,12 +72,24 @@ def pack_panels(b: np.ndarray, groups: int = 1) -> np.ndarray:
     wp : (groups * U, K, W) C-contiguous: ``wp[g * U + u, k, w] = b[k, g * Mg + u * W + w]``
         (Mg = M / groups), zero where ``u * W + w >= Mg``.
     """
-    K, M = b.shape
-    W = panel_width(b.dtype)
-    U = panels_per_group(M // groups, b.dtype)
-    wp = np.empty((groups * U, K, W), dtype=b.dtype)
-    _pack(b, groups, wp)
-    return wp
+    return packed(b, groups)
+
+
+def operands(w: np.ndarray, groups: int, use_tiles: bool) -> tuple:
+    """The two forms of a weight ``w`` (K, M) a kernel's loop may read, and the width of
+    its product's scratch: ``(wp, w_c, width)``.
+
+    With ``use_tiles``: ``wp`` = :func:`pack_panels` ``(w, groups)``, ``w_c`` an empty
+    (0, 0) stand-in, width = Pn * W (padding columns included). Without (BLAS):
+    ``wp`` an empty (0, K, W) stand-in, ``w_c`` = ``w`` C-contiguous, width = M. The
+    stand-ins have the types the compiled loop was compiled for, so both paths run the
+    same compiled function. Made per call: weights may change between calls.
+    """
+    dtype, (K, M) = w.dtype, w.shape
+    if use_tiles:
+        wp = pack_panels(w, groups)
+        return wp, np.zeros((0, 0), dtype=dtype), wp.shape[0] * wp.shape[2]
+    return np.zeros((0, K, panel_width(dtype)), dtype=dtype), np.ascontiguousarray(w), M
 
 
 # -- kernel bodies (plain Python; compiled below) ----------------------------------------

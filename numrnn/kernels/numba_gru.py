@@ -54,7 +54,7 @@ from numba import njit
 from numrnn import config, parallel
 from numrnn.kernels import numba_layer as layer
 from numrnn.kernels.numba_checks import check_grad, check_layer
-from numrnn.kernels.numba_gemm import check_gemm, gemm_panels, pack_panels, packed, panel_width
+from numrnn.kernels.numba_gemm import check_gemm, gemm_panels, operands, packed
 from numrnn.kernels.numba_layer import map_blocks
 from numrnn.kernels.numba_math import gate_sigmoid, sigmoid_grad, tanh, tanh_grad
 from numrnn.kernels.numba_sync import publish
@@ -201,23 +201,12 @@ def _forward_serial(x, w_ih, w_hh, bias_rz, b_in, b_hn, hs, gates, a_hn, blocks,
 
 
 _forward_rows = njit(**config.NUMBA_JIT_OPTIONS)(_forward_rows)  # called by _forward_serial too
-_forward_rows_jit = _forward_rows
 _forward_serial_jit = njit(**config.NUMBA_JIT_OPTIONS)(_forward_serial)
 _backward_rows_jit = njit(**config.NUMBA_JIT_OPTIONS)(_backward_rows)
 
 
 # -- the contract -------------------------------------------------------------------------
 _OWNER = "numba gru kernel"
-
-
-def _operands(w: np.ndarray, groups: int, use_tiles: bool):
-    """``w`` (K, M) packed for the tiles or contiguous for BLAS (the other an empty
-    stand-in of the right type), and the scratch width of its product."""
-    dtype, (K, M) = w.dtype, w.shape
-    if use_tiles:
-        wp = pack_panels(w, groups)
-        return wp, np.zeros((0, 0), dtype=dtype), wp.shape[0] * wp.shape[2]
-    return np.zeros((0, K, panel_width(dtype)), dtype=dtype), np.ascontiguousarray(w), M
 
 
 def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, use_loops=None):
@@ -260,12 +249,12 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, use_loops=None):
         return hs[1:], GRUKernelCache(x, hs, gates, a_hn, w_ih, w_hh, b_ih is not None, use_tiles)
     with parallel.blas_limit():  # BLAS on at most NUMRNN_THREADS (one while tasks run)
         layer.project_input(x, w_ih.T, gates, sched)
-        wp, w_hh_t, width = _operands(w_hh.T, 3, use_tiles)  # made per call: weights may change
+        wp, w_hh_t, width = operands(w_hh.T, 3, use_tiles)  # made per call: weights may change
         a_h = scratch("gru_a_h", (N, width), dtype)
         if use_tiles:
             check_gemm(hs[0], wp, a_h)
-        layer.run_loop(sched, lambda n0, n1: _forward_rows_jit(gates, wp, w_hh_t, bias_rz, b_in, b_hn,
-                                                               use_tiles, hs, a_hn, a_h, n0, n1))
+        layer.run_loop(sched, lambda n0, n1: _forward_rows(gates, wp, w_hh_t, bias_rz, b_in, b_hn,
+                                                           use_tiles, hs, a_hn, a_h, n0, n1))
     cache = GRUKernelCache(x, hs, gates, a_hn, w_ih, w_hh, b_ih is not None, use_tiles)
     return hs[1:], cache
 
@@ -293,7 +282,7 @@ def gru_backward(dh, cache: GRUKernelCache):
     dw_hh = np.empty_like(cache.w_hh)
     db_ih64 = np.zeros(3 * H, dtype=np.float64)
     db_hh64 = np.zeros(3 * H, dtype=np.float64)
-    wp, w_hh_c, width = _operands(cache.w_hh, 1, use_tiles)
+    wp, w_hh_c, width = operands(cache.w_hh, 1, use_tiles)
     carry = np.zeros((N, width), dtype=x.dtype)
     direct = scratch("gru_direct", (N, H), x.dtype)  # dh_t * z: the path that skips the gates
     da_x = scratch("gru_da_x", (T, N, 3 * H), x.dtype)  # reused by the next call: workspace.py

@@ -44,6 +44,7 @@ from numba import njit
 from numrnn import config, parallel
 from numrnn.kernels.numba_gemm import TILE_ROWS
 from numrnn.kernels.numba_sync import wait_for
+from numrnn.kernels.workspace import scratch
 
 
 def time_blocks(T: int, N: int) -> np.ndarray:
@@ -195,7 +196,6 @@ def _gradients(red_a, red_b, red_out, red_tmp, red_mine, sum_a, sum_out, sum_min
 
 
 map_blocks = njit(**config.NUMBA_JIT_OPTIONS)(_map_blocks)  # also called by the kernels' one-call paths
-_map_blocks_jit = map_blocks
 _gradients_jit = njit(**config.NUMBA_JIT_OPTIONS)(_gradients)
 
 
@@ -216,9 +216,9 @@ def project_input(x, w_t, out, sched: Schedule) -> None:
     blocks = sched.blocks
     spans = _spans(len(blocks), sched.threads)
     if len(spans) == 1:
-        _map_blocks_jit(x, w_t, out, blocks, 0, len(blocks))
+        map_blocks(x, w_t, out, blocks, 0, len(blocks))
         return
-    parallel.run([lambda b0=b0, b1=b1: _map_blocks_jit(x, w_t, out, blocks, b0, b1) for b0, b1 in spans])
+    parallel.run([lambda b0=b0, b1=b1: map_blocks(x, w_t, out, blocks, b0, b1) for b0, b1 in spans])
 
 
 class Gradients(NamedTuple):
@@ -241,8 +241,10 @@ def _gradient_tasks(g: Gradients, blocks, progress, parts: int) -> list:
     red_a = tuple(r[0] for r in g.reductions)
     red_b = tuple(r[1] for r in g.reductions)
     red_out = tuple(r[2] for r in g.reductions)
-    # a second block goes through a scratch copy; with one block none is needed
-    red_tmp = tuple(np.empty_like(r[2]) if len(blocks) > 1 else r[2] for r in g.reductions)
+    # a second block goes through a scratch copy (kernels/workspace.py: the tasks are done
+    # with it when run() returns); with one block none is needed
+    red_tmp = tuple(scratch(f"layer_red_tmp{i}", r[2].shape, r[2].dtype) if len(blocks) > 1 else r[2]
+                    for i, r in enumerate(g.reductions))
     sums = g.sums or [(g.map[0], np.zeros(g.map[0].shape[2]))]  # a stand-in nobody owns
     sum_a = tuple(s[0] for s in sums)
     sum_out = tuple(s[1] for s in sums)

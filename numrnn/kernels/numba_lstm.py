@@ -57,7 +57,7 @@ from numba import njit
 from numrnn import config, parallel
 from numrnn.kernels import numba_layer as layer
 from numrnn.kernels.numba_checks import check_grad, check_layer
-from numrnn.kernels.numba_gemm import check_gemm, gemm_panels, pack_panels, packed, panel_width
+from numrnn.kernels.numba_gemm import check_gemm, gemm_panels, operands, packed
 from numrnn.kernels.numba_layer import map_blocks
 from numrnn.kernels.numba_math import gate_sigmoid, sigmoid_grad, tanh, tanh_grad
 from numrnn.kernels.numba_sync import publish
@@ -263,24 +263,12 @@ def _forward_serial(x, w_ih, w_hh, w_hr, has_proj, bias, hs, cs, gates, tanh_c, 
 
 
 _forward_rows = njit(**config.NUMBA_JIT_OPTIONS)(_forward_rows)  # called by _forward_serial too
-_forward_rows_jit = _forward_rows
 _forward_serial_jit = njit(**config.NUMBA_JIT_OPTIONS)(_forward_serial)
 _backward_rows_jit = njit(**config.NUMBA_JIT_OPTIONS)(_backward_rows)
 
 
 # -- the contract -------------------------------------------------------------------------
 _OWNER = "numba lstm kernel"
-
-
-def _operands(w: np.ndarray, groups: int, use_tiles: bool):
-    """The two forms of a weight ``w`` (K, M) the loops read, and the scratch width of its
-    product: packed panels for the tiles, or ``w`` contiguous for BLAS (the other an
-    empty stand-in of the right type)."""
-    dtype, (K, M) = w.dtype, w.shape
-    if use_tiles:
-        wp = pack_panels(w, groups)
-        return wp, np.zeros((0, 0), dtype=dtype), wp.shape[0] * wp.shape[2]
-    return np.zeros((0, K, panel_width(dtype)), dtype=dtype), np.ascontiguousarray(w), M
 
 
 def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, use_loops=None):
@@ -326,9 +314,9 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, use_loo
     with parallel.blas_limit():  # BLAS on at most NUMRNN_THREADS (one while tasks run)
         layer.project_input(x, w_ih.T, gates, sched)
         # the weights' packed or contiguous copies, made per call: weights may change
-        wp, w_hh_t, rec_width = _operands(w_hh.T, 4, use_tiles)
+        wp, w_hh_t, rec_width = operands(w_hh.T, 4, use_tiles)
         w_hr_ = w_hr.T if has_proj else np.zeros((H, 0), dtype=dtype)
-        wp_r, w_hr_t, proj_width = _operands(w_hr_, 1, use_tiles and has_proj)
+        wp_r, w_hr_t, proj_width = operands(w_hr_, 1, use_tiles and has_proj)
         rec = scratch("lstm_rec", (N, rec_width), dtype)
         proj_buf = scratch("lstm_proj", (N, proj_width), dtype)
         if use_tiles:
@@ -337,8 +325,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, use_loo
                 check_gemm(cs[0], wp_r, proj_buf)
 
         def loop(n0, n1):
-            _forward_rows_jit(gates, wp, w_hh_t, bias, wp_r, w_hr_t, has_proj, use_tiles, hs, cs, tanh_c,
-                              ms, rec, proj_buf, n0, n1)
+            _forward_rows(gates, wp, w_hh_t, bias, wp_r, w_hr_t, has_proj, use_tiles, hs, cs, tanh_c,
+                          ms, rec, proj_buf, n0, n1)
 
         layer.run_loop(sched, loop)
     cache = LSTMKernelCache(x, hs, cs, gates, tanh_c, ms, w_ih, w_hh, w_hr, b_ih is not None, use_tiles)
@@ -374,9 +362,9 @@ def lstm_backward(dh, dc, cache: LSTMKernelCache):
     dw_hh = np.empty_like(cache.w_hh)
     dw_hr = np.empty_like(cache.w_hr) if has_proj else None
     db64 = np.zeros(4 * H, dtype=np.float64)
-    wp, w_hh_c, carry_width = _operands(cache.w_hh, 1, use_tiles)
+    wp, w_hh_c, carry_width = operands(cache.w_hh, 1, use_tiles)
     w_hr = cache.w_hr if has_proj else np.zeros((0, H), dtype=dtype)
-    wp_r, w_hr_c, dm_width = _operands(w_hr, 1, use_tiles and has_proj)
+    wp_r, w_hr_c, dm_width = operands(w_hr, 1, use_tiles and has_proj)
     dm_width = max(dm_width, H)
     dh_carry = np.zeros((N, carry_width), dtype=dtype)
     dc_carry = np.zeros((N, H), dtype=dtype)

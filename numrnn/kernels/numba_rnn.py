@@ -49,7 +49,7 @@ from numrnn import config, parallel
 from numrnn.functional.activations import check_nonlinearity
 from numrnn.kernels import numba_layer as layer
 from numrnn.kernels.numba_checks import check_grad, check_layer
-from numrnn.kernels.numba_gemm import check_gemm, gemm_panels, pack_panels, packed, panel_width
+from numrnn.kernels.numba_gemm import check_gemm, gemm_panels, operands, packed
 from numrnn.kernels.numba_layer import map_blocks
 from numrnn.kernels.numba_math import relu, relu_grad, tanh, tanh_grad
 from numrnn.kernels.numba_sync import publish
@@ -146,20 +146,12 @@ def _forward_serial(x, w_ih, w_hh, bias, hs, blocks, is_relu, use_tiles):
 
 
 _forward_rows = njit(**config.NUMBA_JIT_OPTIONS)(_forward_rows)  # called by _forward_serial too
-_forward_rows_jit = _forward_rows
 _forward_serial_jit = njit(**config.NUMBA_JIT_OPTIONS)(_forward_serial)
 _backward_rows_jit = njit(**config.NUMBA_JIT_OPTIONS)(_backward_rows)
 
 
 # -- the contract -------------------------------------------------------------------------
 _OWNER = "numba rnn kernel"
-
-
-def _packed(w: np.ndarray, use_tiles: bool) -> np.ndarray:
-    """``w`` (K, M) packed into panels for the tiles, or an empty stand-in for BLAS."""
-    if use_tiles:
-        return pack_panels(w)
-    return np.zeros((0, w.shape[0], panel_width(w.dtype)), dtype=w.dtype)
 
 
 def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", use_loops=None):
@@ -198,13 +190,12 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", us
         return hs[1:], RNNKernelCache(x, hs, w_ih, w_hh, b_ih is not None, nonlinearity, use_tiles)
     with parallel.blas_limit():  # BLAS on at most NUMRNN_THREADS (one while tasks run)
         layer.project_input(x, w_ih.T, hs[1:], sched)
-        wp = _packed(w_hh.T, use_tiles)  # made per call: weights may change between calls
-        w_hh_t = np.ascontiguousarray(w_hh.T) if not use_tiles else np.zeros((0, 0), dtype=dtype)
-        rec = scratch("rnn_rec", (N, wp.shape[0] * wp.shape[2] if use_tiles else H), dtype)
+        wp, w_hh_t, width = operands(w_hh.T, 1, use_tiles)  # made per call: weights may change
+        rec = scratch("rnn_rec", (N, width), dtype)
         if use_tiles:
             check_gemm(hs[0], wp, rec)
-        layer.run_loop(sched, lambda n0, n1: _forward_rows_jit(hs, wp, w_hh_t, bias, rec, is_relu,
-                                                               use_tiles, n0, n1))
+        layer.run_loop(sched, lambda n0, n1: _forward_rows(hs, wp, w_hh_t, bias, rec, is_relu,
+                                                           use_tiles, n0, n1))
     cache = RNNKernelCache(x, hs, w_ih, w_hh, b_ih is not None, nonlinearity, use_tiles)
     return hs[1:], cache
 
@@ -232,14 +223,14 @@ def rnn_backward(dh, cache: RNNKernelCache):
     dw_hh = np.empty_like(cache.w_hh)
     db64 = np.zeros(H, dtype=np.float64)
     da = scratch("rnn_da", (T, N, H), x.dtype)  # reused by the next call: workspace.py
-    wp = _packed(cache.w_hh, use_tiles)
-    carry = np.zeros((N, wp.shape[0] * wp.shape[2] if use_tiles else H), dtype=x.dtype)
+    wp, w_hh, width = operands(cache.w_hh, 1, use_tiles)
+    carry = np.zeros((N, width), dtype=x.dtype)
     if use_tiles:
         check_gemm(da[0], wp, carry)
     is_relu = cache.nonlinearity == "relu"
 
     def loop(n0, n1, progress):
-        _backward_rows_jit(dh, hs, wp, cache.w_hh, da, carry, is_relu, use_tiles, sched.blocks,
+        _backward_rows_jit(dh, hs, wp, w_hh, da, carry, is_relu, use_tiles, sched.blocks,
                            progress, n0, n1)
 
     grads = layer.Gradients(reductions=[(da, x, dw_ih), (da, hs, dw_hh)],

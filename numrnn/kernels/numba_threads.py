@@ -18,12 +18,19 @@ Kernel writers (``numba_lstm.py``, ``numba_gru.py``): do the GEMMs with ``np.dot
 *inside* the compiled function (``np.dot(a, b, out)`` writes into a preallocated,
 C-contiguous ``out``), never with NumPy's ``@`` around it, and the rule above holds.
 
-``threadpoolctl`` (the ``dev`` extra) is imported only when these functions run.
+``threadpoolctl`` (the ``jit`` extra) lists the pools, imported only when these functions
+run; :func:`limit_blas` sets their counts the one way numrnn does (``numrnn/parallel.py``,
+:func:`numrnn.parallel.blas_limit`), so that its limits and the kernels' own compose.
 """
 
 from __future__ import annotations
 
 import contextlib
+
+from numrnn import parallel
+
+#: Where each pool's library lies: the piece of its path that names the package.
+_MARKERS = {"numpy": "/numpy.libs/", "numba": "/scipy.libs/"}
 
 
 def _controller():
@@ -32,7 +39,7 @@ def _controller():
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise RuntimeError(
             "inspecting or limiting BLAS thread pools needs threadpoolctl: "
-            "pip install threadpoolctl (it is in numrnn's 'dev' extra)"
+            "pip install threadpoolctl (it is in numrnn's 'jit' extra)"
         ) from exc
     import numpy  # noqa: F401  - load both BLAS libraries so that both pools are listed
     import scipy.linalg  # noqa: F401
@@ -92,19 +99,13 @@ def limit_blas(numpy: int | None = None, numba: int | None = None):
         ``None`` leaves it.
 
     On 2 cores, ``limit_blas(numpy=1)`` around a training loop that mixes NumPy
-    matmuls with the Numba kernels stops the two pools from competing.
+    matmuls with the Numba kernels stops the two pools from competing. A pool already on
+    fewer threads keeps its count; limits in force at once (these, the kernels') take the
+    least.
     """
-    ctl = _controller()
-    limiters = []
-    try:
-        for threads, marker in ((numpy, "/numpy.libs/"), (numba, "/scipy.libs/")):
-            if threads is None:
-                continue
-            paths = [lib["filepath"] for lib in ctl.info()
-                     if lib.get("user_api") == "blas" and marker in lib["filepath"].replace("\\", "/")]
-            if paths:
-                limiters.append(ctl.select(filepath=paths).limit(limits=int(threads)))
+    _controller()  # the clear error without threadpoolctl
+    with contextlib.ExitStack() as limits:
+        for threads, pool in ((numpy, "numpy"), (numba, "numba")):
+            if threads is not None:
+                limits.enter_context(parallel.blas_limit(threads, only=_MARKERS[pool]))
         yield
-    finally:
-        for lim in reversed(limiters):
-            lim.restore_original_limits()

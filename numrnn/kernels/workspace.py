@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 
 import numpy as np
 
@@ -31,21 +32,31 @@ from numrnn import config
 
 __all__ = ["scratch", "clear", "held_bytes"]
 
+
+class _Holder:
+    """One thread's buffers, ``(name, dtype) -> 1-D array``. Only the thread's own
+    ``threading.local`` holds it: when the thread ends, Python drops that, and the
+    buffers go with it."""
+
+    __slots__ = ("buffers", "__weakref__")
+
+    def __init__(self):
+        self.buffers = {}
+
+
 _local = threading.local()
-_every_thread: dict = {}  # thread -> its buffers, for clear(all_threads=True)
+_every_thread: weakref.WeakSet = weakref.WeakSet()  # every live thread's holder, for clear(all_threads=True)
 _every_lock = threading.Lock()
 
 
 def _buffers() -> dict:
     """The calling thread's buffers: (name, dtype) -> 1-D array."""
-    buffers = getattr(_local, "buffers", None)
-    if buffers is None:
-        buffers = _local.buffers = {}
+    holder = getattr(_local, "holder", None)
+    if holder is None:
+        holder = _local.holder = _Holder()
         with _every_lock:
-            for t in [t for t in _every_thread if not t.is_alive()]:
-                del _every_thread[t]
-            _every_thread[threading.current_thread()] = buffers
-    return buffers
+            _every_thread.add(holder)
+    return holder.buffers
 
 
 def scratch(name: str, shape: tuple, dtype) -> np.ndarray:
@@ -79,8 +90,9 @@ def clear(all_threads: bool = False) -> None:
         _buffers().clear()
         return
     with _every_lock:
-        for buffers in _every_thread.values():
-            buffers.clear()
+        holders = list(_every_thread)
+    for holder in holders:
+        holder.buffers.clear()
 
 
 def held_bytes() -> int:

@@ -1,7 +1,9 @@
 """numrnn/kernels/workspace.py: scratch buffers reused per name, per thread, up to a
 total per thread, released by clear()."""
 
+import gc
 import threading
+import weakref
 
 import numpy as np
 
@@ -137,3 +139,19 @@ def test_clear_all_threads_releases_every_threads_buffers():
     assert workspace.held_bytes() == 0
     with parallel.limited_threads(2):
         assert parallel.run([workspace.held_bytes] * 2) == [0, 0]
+
+
+def test_a_threads_buffers_are_released_when_it_ends():
+    """Nothing but the thread keeps its buffers: once it has ended they are freed, without
+    waiting for another thread to ask for scratch."""
+    refs = []
+
+    def work():
+        workspace.scratch("test_ends", (1000,), np.float64)
+        refs.extend(weakref.ref(b) for b in workspace._buffers().values())
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    gc.collect()
+    assert refs and all(r() is None for r in refs)

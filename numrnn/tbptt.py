@@ -54,14 +54,14 @@ from numrnn._checks import check_positive_int
 from numrnn.backend import get_array_module
 from numrnn.errors import UsageTypeError, UsageValueError
 from numrnn.functional.losses import mse_loss
-from numrnn.nn.recurrent import RecurrentBase
+from numrnn.nn.recurrent import Recurrent
 from numrnn.nn.sequential import Sequential
 from numrnn.train import Trainer
 
 
 def _check_model(model) -> None:
-    recurrent = [model] if isinstance(model, RecurrentBase) else (
-        [m for m in model.modules if isinstance(m, RecurrentBase)] if isinstance(model, Sequential) else None)
+    recurrent = [model] if isinstance(model, Recurrent) else (
+        [m for m in model.modules if isinstance(m, Recurrent)] if isinstance(model, Sequential) else None)
     if recurrent is None:
         raise UsageTypeError("tbptt: model must be an RNN/LSTM/GRU or a Sequential holding one; "
                              f"got {type(model).__name__}")
@@ -89,7 +89,7 @@ def _check_k(k, name: str) -> int:
 
 def stateful_forward(model, x, state=None) -> tuple:
     """``(prediction, final state)`` of ``model`` on ``x`` starting from ``state``."""
-    if isinstance(model, RecurrentBase):
+    if isinstance(model, Recurrent):
         return model(x, state)
     pred = model(x, hx=state)
     return pred, model.state
